@@ -1,0 +1,140 @@
+"""Strict configuration models shared by every component.
+
+Every model forbids unknown keys and is frozen, so a typo in a YAML file is an error
+with its key path rather than a silently ignored setting.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any, Literal, TypeVar
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from edge.errors import ConfigError
+
+MODELS_DIR_ENV = "EDGE_MODELS_DIR"
+M = TypeVar("M", bound=BaseModel)
+
+
+class StrictModel(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+Provider = Literal["cpu", "cuda", "tensorrt", "openvino"]
+
+
+class RuntimeConfig(StrictModel):
+    """How ONNX sessions run."""
+
+    providers: list[Provider] = Field(default_factory=lambda: ["cpu"], min_length=1)
+    intra_op_threads: int = Field(default=0, ge=0, le=64, description="0 = onnxruntime default")
+    #: onnxruntime's spinning threads make several sessions fight over 2-4 cores;
+    #: measured 1.5-2.6x faster with it off on such boxes, identical results.
+    allow_spinning: bool = False
+
+
+class FaceConfig(StrictModel):
+    enabled: bool = True
+    detector: Literal["scrfd_500m", "scrfd_2.5g"] = "scrfd_500m"
+    det_size: int = Field(default=640, ge=160, le=1280, multiple_of=32)
+    det_threshold: float = Field(default=0.5, gt=0.0, lt=1.0)
+    min_face_px: int = Field(default=24, ge=8, le=1024)
+    min_quality: float = Field(default=0.3, ge=0.0, le=1.0)
+
+
+class PlateConfig(StrictModel):
+    enabled: bool = True
+    detector: Literal["y5fu_320", "y5fu_640"] = "y5fu_640"
+    reader: Literal["plate_rec_color", "ppocr_v4"] = "plate_rec_color"
+    det_threshold: float = Field(default=0.3, gt=0.0, lt=1.0)
+    nms_iou: float = Field(default=0.5, gt=0.0, lt=1.0)
+    min_confidence: float = Field(default=0.6, ge=0.0, le=1.0)
+
+
+class MatchConfig(StrictModel):
+    #: cosine threshold for the pack's 128-d MobileFaceNet; see docs/accuracy.md
+    face_threshold: float = Field(default=0.36, gt=-1.0, lt=1.0)
+    face_top_k: int = Field(default=5, ge=1, le=100)
+    plate_max_distance: float = Field(default=1.0, ge=0.0, le=4.0)
+
+
+class ImageLimits(StrictModel):
+    max_pixels: int = Field(default=50_000_000, ge=1_000_000)
+    #: larger images are downscaled to at most this many pixels (with a warning)
+    #: instead of refused, when true
+    downscale_oversized: bool = True
+
+
+class VisionConfig(StrictModel):
+    models_dir: Path | None = None
+    runtime: RuntimeConfig = RuntimeConfig()
+    faces: FaceConfig = FaceConfig()
+    plates: PlateConfig = PlateConfig()
+    match: MatchConfig = MatchConfig()
+    images: ImageLimits = ImageLimits()
+
+
+class AnalyzeConfig(StrictModel):
+    """Config file for `edgewatch analyze --config` (kind: analyze)."""
+
+    kind: Literal["analyze"] = "analyze"
+    vision: VisionConfig = VisionConfig()
+
+
+def resolve_models_dir(explicit: Path | None, configured: Path | None = None) -> Path:
+    """`--models` beats the config file, which beats EDGE_MODELS_DIR."""
+    chosen = explicit or configured
+    if chosen is None:
+        env = os.environ.get(MODELS_DIR_ENV)
+        if not env:
+            raise ConfigError(
+                "no model pack: pass --models DIR or set EDGE_MODELS_DIR "
+                "(e.g. EDGE_MODELS_DIR=../shared/models)"
+            )
+        chosen = Path(env)
+    if not chosen.is_dir():
+        raise ConfigError(f"model pack folder {str(chosen)!r} does not exist or is not a folder")
+    return chosen
+
+
+def format_validation_error(err: ValidationError, source: str) -> list[str]:
+    """One line per problem: key path, the bad value, what is allowed."""
+    lines = []
+    for e in err.errors():
+        path = ".".join(str(p) for p in e["loc"]) or "(top level)"
+        value = e.get("input")
+        shown = "missing" if e["type"] == "missing" else repr(value)
+        if len(shown) > 80:
+            shown = shown[:77] + "..."
+        lines.append(f"{source}: {path}: {e['msg']} (got {shown})")
+    return lines
+
+
+def read_yaml(path: Path) -> dict[str, Any]:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError(f"config file {str(path)!r} does not exist") from None
+    except (OSError, UnicodeDecodeError) as e:
+        raise ConfigError(f"config file {str(path)!r} cannot be read: {e}") from None
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as e:
+        raise ConfigError(f"{path}: not valid YAML: {e}".replace("\n", " ")) from None
+    if data is None:
+        data = {}
+    if not isinstance(data, dict):
+        raise ConfigError(f"{path}: top level must be a mapping of keys, got {type(data).__name__}")
+    return data
+
+
+def load_model(cls: type[M], path: Path) -> M:
+    """Parse ``path`` as ``cls``; a ConfigError lists every problem, one per line."""
+    data = read_yaml(path)
+    try:
+        return cls.model_validate(data)
+    except ValidationError as e:
+        raise ConfigError("\n".join(format_validation_error(e, str(path)))) from None
