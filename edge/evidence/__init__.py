@@ -1,0 +1,1 @@
+"""Evidence: match events, their canonical encoding, signatures and hash chains (pure)."""
