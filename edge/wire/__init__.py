@@ -1,0 +1,1 @@
+"""Wire layer: generated protobuf/gRPC code (v1/) and the one proto <-> domain mapping."""
