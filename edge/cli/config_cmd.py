@@ -14,6 +14,9 @@ from edge.config import format_validation_error, read_yaml
 #: config kind -> "module:Class"; the `kind:` key at the top of a file selects it
 CONFIG_KINDS: dict[str, str] = {
     "analyze": "edge.config:AnalyzeConfig",
+    "store": "edge.store.config:StoreConfig",
+    "client": "edge.review.config:ClientConfig",
+    "gateway": "edge.gateway.config:GatewayConfig",
 }
 
 

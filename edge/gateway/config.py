@@ -1,0 +1,113 @@
+"""Configuration of a camera gateway (`kind: gateway`)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, field_validator, model_validator
+
+from edge.config import StrictModel, VisionConfig
+from edge.store.config import ID_PATTERN, Address
+
+#: x1, y1, x2, y2 as fractions of the frame width/height (0..1)
+NormRect = tuple[float, float, float, float]
+
+
+def _check_rect(r: NormRect) -> NormRect:
+    x1, y1, x2, y2 = r
+    if not (0.0 <= x1 < x2 <= 1.0 and 0.0 <= y1 < y2 <= 1.0):
+        raise ValueError(
+            f"{list(r)} must be [x1, y1, x2, y2] fractions with 0<=x1<x2<=1, 0<=y1<y2<=1"
+        )
+    return r
+
+
+class ClientTls(StrictModel):
+    ca: Path = Field(description="PEM CA that signed the store's server certificate")
+    cert: Path = Field(description="this gateway's PEM client certificate")
+    key: Path = Field(description="its private key (mode 0600)")
+
+
+class Location(StrictModel):
+    lat: float = Field(ge=-90.0, le=90.0)
+    lon: float = Field(ge=-180.0, le=180.0)
+
+
+class CameraConfig(StrictModel):
+    id: str = Field(pattern=ID_PATTERN)
+    source: str = Field(
+        min_length=1,
+        description="rtsp://... URL, a video file, an image drop folder, or usb:N",
+    )
+    fps: float = Field(default=5.0, gt=0.0, le=60.0, description="frames analysed per second")
+    roi: NormRect | None = Field(default=None, description="analyse only this region")
+    privacy_masks: list[NormRect] = Field(
+        default_factory=list, description="regions never analysed and always blurred"
+    )
+    recognisers: tuple[Literal["faces", "plates"], ...] = Field(
+        default=("faces", "plates"), min_length=1
+    )
+    location: Location | None = None
+
+    @field_validator("roi")
+    @classmethod
+    def _roi(cls, v: NormRect | None) -> NormRect | None:
+        return None if v is None else _check_rect(v)
+
+    @field_validator("privacy_masks")
+    @classmethod
+    def _masks(cls, v: list[NormRect]) -> list[NormRect]:
+        return [_check_rect(r) for r in v]
+
+
+class OutboxConfig(StrictModel):
+    max_events: int = Field(default=100_000, ge=10)
+    max_bytes: int = Field(default=2 << 30, ge=1 << 20)
+    when_full: Literal["block", "refuse_new"] = Field(
+        default="refuse_new",
+        description="block: stall analysis until space frees; refuse_new: drop NEW matches "
+        "with an error log and a counter. Stored evidence is never dropped silently.",
+    )
+
+
+class UplinkConfig(StrictModel):
+    backoff_initial_s: float = Field(default=0.5, gt=0.0, le=60.0)
+    backoff_max_s: float = Field(default=30.0, gt=0.0, le=3600.0)
+    max_in_flight: int = Field(default=32, ge=1, le=1024, description="unacked events")
+    heartbeat_interval_s: float = Field(default=15.0, ge=1.0, le=3600.0)
+    watchlist_sync_interval_s: float = Field(default=60.0, ge=1.0, le=86400.0)
+
+    @model_validator(mode="after")
+    def _order(self) -> UplinkConfig:
+        if self.backoff_max_s < self.backoff_initial_s:
+            raise ValueError("backoff_max_s must be >= backoff_initial_s")
+        return self
+
+
+class LoggingConfig(StrictModel):
+    path: Path | None = Field(default=None, description="JSON-lines log file; None = stderr")
+    max_bytes: int = Field(default=20 << 20, ge=64 << 10)
+    backups: int = Field(default=5, ge=0, le=100)
+
+
+class GatewayConfig(StrictModel):
+    kind: Literal["gateway"] = "gateway"
+    gateway_id: str = Field(pattern=ID_PATTERN)
+    store: Address = Field(description="store gRPC address host:port")
+    tls: ClientTls
+    signing_key: Path = Field(description="PEM Ed25519 private key signing events (0600)")
+    data_dir: Path = Field(description="outbox, chain state and local watchlist live here")
+    cameras: list[CameraConfig] = Field(default_factory=list)
+    vision: VisionConfig = VisionConfig()
+    outbox: OutboxConfig = OutboxConfig()
+    uplink: UplinkConfig = UplinkConfig()
+    logging: LoggingConfig = LoggingConfig()
+
+    @model_validator(mode="after")
+    def _unique_cameras(self) -> GatewayConfig:
+        ids = [c.id for c in self.cameras]
+        dupes = sorted({i for i in ids if ids.count(i) > 1})
+        if dupes:
+            raise ValueError(f"cameras: duplicate ids {dupes}")
+        return self

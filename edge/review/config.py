@@ -1,0 +1,24 @@
+"""Configuration of a person's client of the store (`kind: client`).
+
+The file holds a bearer token: keep it mode 0600 (`edgewatch init` does).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, SecretStr
+
+from edge.config import StrictModel
+from edge.store.config import ID_PATTERN, Address, Role
+
+
+class ClientConfig(StrictModel):
+    kind: Literal["client"] = "client"
+    store: Address = Field(description="store gRPC address host:port, e.g. 127.0.0.1:7443")
+    ca: Path = Field(description="PEM CA that signed the store's server certificate")
+    name: str = Field(pattern=ID_PATTERN, description="the user this token belongs to")
+    token: SecretStr = Field(min_length=16, description="bearer token (never logged)")
+    role: Role = Field(description="role hint; the store decides what the token may do")
+    web_url: str | None = Field(default=None, description="reviewer web page, if served")

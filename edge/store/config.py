@@ -1,0 +1,141 @@
+"""Configuration of the central evidence store (`kind: store`).
+
+`edgewatch init` writes one with absolute paths; relative paths are taken relative to
+the working directory of the process. Secrets are never in this file: users appear
+only as a sha256 of their token, gateways only by their public keys.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Annotated, Literal
+
+from pydantic import AfterValidator, Field, field_validator, model_validator
+
+from edge.config import StrictModel, VisionConfig
+
+Role = Literal["viewer", "reviewer", "admin"]
+ROLES: tuple[Role, ...] = ("viewer", "reviewer", "admin")
+
+#: ids of gateways, cameras, users: short, lowercase, safe in paths and certificate names
+ID_PATTERN = r"^[a-z0-9][a-z0-9_-]{0,63}$"
+HEX64 = r"^[0-9a-f]{64}$"
+_HOST_PORT = re.compile(r"^(?P<host>[A-Za-z0-9.-]+|\[[0-9A-Fa-f:]+\]):(?P<port>\d{1,5})$")
+
+
+def check_address(value: str) -> str:
+    """`host:port` with a port in 1..65535 (shared by every config that names a peer)."""
+    m = _HOST_PORT.match(value)
+    if not m or not 0 < int(m["port"]) < 65536:
+        raise ValueError("must be host:port with a port 1..65535, e.g. 127.0.0.1:7443")
+    return value
+
+
+Address = Annotated[str, AfterValidator(check_address)]
+
+
+class ServerTls(StrictModel):
+    cert: Path = Field(description="PEM server certificate (SAN 127.0.0.1, localhost)")
+    key: Path = Field(description="PEM private key of the server certificate (mode 0600)")
+    ca: Path = Field(description="PEM CA that signs gateway client certificates")
+    revoked: Path | None = Field(
+        default=None,
+        description="text file of revoked client certificates: one serial (hex) or "
+        "sha256 DER fingerprint (hex) per line, '#' comments",
+    )
+
+
+class SqliteDatabase(StrictModel):
+    kind: Literal["sqlite"] = "sqlite"
+    path: Path = Field(description="SQLite file (WAL mode)")
+
+
+class PostgresDatabase(StrictModel):
+    kind: Literal["postgresql"] = "postgresql"
+    url: str = Field(description="postgresql://user@127.0.0.1:5432/dbname")
+
+    @field_validator("url")
+    @classmethod
+    def _scheme(cls, v: str) -> str:
+        if not v.startswith(("postgresql://", "postgres://")):
+            raise ValueError("must start with postgresql:// or postgres://")
+        return v
+
+
+Database = Annotated[SqliteDatabase | PostgresDatabase, Field(discriminator="kind")]
+
+
+class UserEntry(StrictModel):
+    name: str = Field(pattern=ID_PATTERN, description="person's account name")
+    role: Role = Field(description="viewer (search, view), reviewer (+verdicts, export), admin")
+    token_sha256: str = Field(pattern=HEX64, description="sha256 hex of the bearer token")
+
+
+class GatewayEntry(StrictModel):
+    id: str = Field(pattern=ID_PATTERN, description="gateway id, also in its certificate")
+    public_key_file: Path | None = Field(
+        default=None, description="PEM Ed25519 public key that verifies its event signatures"
+    )
+    public_key_pem: str | None = Field(default=None, description="the same key inline")
+    cert_fingerprint: str | None = Field(
+        default=None, pattern=HEX64, description="pin: sha256 hex of its client cert DER"
+    )
+
+    @model_validator(mode="after")
+    def _one_key(self) -> GatewayEntry:
+        if (self.public_key_file is None) == (self.public_key_pem is None):
+            raise ValueError("give exactly one of public_key_file or public_key_pem")
+        return self
+
+
+class Limits(StrictModel):
+    max_message_bytes: int = Field(default=32 << 20, ge=1 << 20, le=256 << 20)
+    max_blobs_per_event: int = Field(default=16, ge=1, le=64)
+    max_blob_bytes: int = Field(default=8 << 20, ge=64 << 10, le=64 << 20)
+    max_image_pixels: int = Field(default=50_000_000, ge=1_000_000)
+
+
+class Retention(StrictModel):
+    unconfirmed_days: int = Field(
+        default=30, ge=1, le=3650, description="unconfirmed matches expire after this"
+    )
+    purge_interval_s: int = Field(default=3600, ge=60, le=7 * 86400)
+
+
+class WebConfig(StrictModel):
+    enabled: bool = True
+    host: str = Field(default="127.0.0.1", description="listen host of the reviewer page")
+    port: int = Field(default=0, ge=0, le=65535, description="0 = pick a free port")
+
+
+class StoreConfig(StrictModel):
+    """`edgewatch store serve --config store.yaml`."""
+
+    kind: Literal["store"] = "store"
+    listen: Address = Field(description="gRPC listen address host:port, e.g. 127.0.0.1:7443")
+    tls: ServerTls
+    database: Database
+    blobs: Path = Field(description="content-addressed blob folder")
+    users: list[UserEntry] = Field(default_factory=list)
+    gateways: list[GatewayEntry] = Field(default_factory=list)
+    limits: Limits = Limits()
+    retention: Retention = Retention()
+    web: WebConfig = WebConfig()
+    vision: VisionConfig = Field(
+        default=VisionConfig(), description="face models used to embed enrolment photos"
+    )
+
+    @model_validator(mode="after")
+    def _unique(self) -> StoreConfig:
+        for what, ids in (
+            ("users", [u.name for u in self.users]),
+            ("gateways", [g.id for g in self.gateways]),
+        ):
+            dupes = sorted({i for i in ids if ids.count(i) > 1})
+            if dupes:
+                raise ValueError(f"{what}: duplicate ids {dupes}")
+        tokens = [u.token_sha256 for u in self.users]
+        if len(set(tokens)) != len(tokens):
+            raise ValueError("users: two users share one token")
+        return self
