@@ -1,0 +1,1 @@
+"""Camera gateway: sources, pipeline, evidence builder, outbox, uplink."""

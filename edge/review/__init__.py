@@ -1,0 +1,1 @@
+"""Reviewer CLI: a gRPC client of the store."""

@@ -1,0 +1,1 @@
+"""Central evidence store: ingest, repository, blobs, auth, audit, review web page."""
