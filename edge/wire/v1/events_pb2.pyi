@@ -73,27 +73,39 @@ class _IntegrityState:
 class _IntegrityStateEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_IntegrityState.ValueType], _builtins.type):
     DESCRIPTOR: _descriptor.EnumDescriptor
     INTEGRITY_STATE_UNSPECIFIED: _IntegrityState.ValueType  # 0
-    INTEGRITY_STATE_VERIFIED: _IntegrityState.ValueType  # 1
+    """in a filter: any"""
+    INTEGRITY_STATE_OK: _IntegrityState.ValueType  # 1
     """signature, blob hashes and chain link all check"""
     INTEGRITY_STATE_GAP: _IntegrityState.ValueType  # 2
-    """signature ok; sequence jumped (events missing before it)"""
+    """sequence jumped: events missing before it"""
     INTEGRITY_STATE_FORK: _IntegrityState.ValueType  # 3
-    """signature ok; prev_hash contradicts the stored chain"""
-    INTEGRITY_STATE_INVALID: _IntegrityState.ValueType  # 4
-    """signature or blob hash failed (stored only as a rejection record)"""
+    """prev_hash or hash contradicts the stored chain"""
+    INTEGRITY_STATE_REPLAY: _IntegrityState.ValueType  # 4
+    """a sequence at or below the chain head, resent"""
+    INTEGRITY_STATE_BAD_SIGNATURE: _IntegrityState.ValueType  # 5
+    """signature does not verify with the gateway key"""
+    INTEGRITY_STATE_BAD_BLOB: _IntegrityState.ValueType  # 6
+    """a blob's sha256 or size differs from its BlobRef"""
 
 class IntegrityState(_IntegrityState, metaclass=_IntegrityStateEnumTypeWrapper):
-    """What the store concluded about an event's integrity when it ingested it."""
+    """What the store concluded about an event's integrity when it ingested it
+    (domain strings: "ok", "gap", "fork", "replay", "bad_signature", "bad_blob").
+    """
 
 INTEGRITY_STATE_UNSPECIFIED: IntegrityState.ValueType  # 0
-INTEGRITY_STATE_VERIFIED: IntegrityState.ValueType  # 1
+"""in a filter: any"""
+INTEGRITY_STATE_OK: IntegrityState.ValueType  # 1
 """signature, blob hashes and chain link all check"""
 INTEGRITY_STATE_GAP: IntegrityState.ValueType  # 2
-"""signature ok; sequence jumped (events missing before it)"""
+"""sequence jumped: events missing before it"""
 INTEGRITY_STATE_FORK: IntegrityState.ValueType  # 3
-"""signature ok; prev_hash contradicts the stored chain"""
-INTEGRITY_STATE_INVALID: IntegrityState.ValueType  # 4
-"""signature or blob hash failed (stored only as a rejection record)"""
+"""prev_hash or hash contradicts the stored chain"""
+INTEGRITY_STATE_REPLAY: IntegrityState.ValueType  # 4
+"""a sequence at or below the chain head, resent"""
+INTEGRITY_STATE_BAD_SIGNATURE: IntegrityState.ValueType  # 5
+"""signature does not verify with the gateway key"""
+INTEGRITY_STATE_BAD_BLOB: IntegrityState.ValueType  # 6
+"""a blob's sha256 or size differs from its BlobRef"""
 Global___IntegrityState: _TypeAlias = IntegrityState  # noqa: Y015
 
 class _Verdict:
