@@ -1,0 +1,117 @@
+"""`edgewatch models verify|fetch`: check a model pack, download missing files."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from edge.config import RuntimeConfig, resolve_models_dir
+from edge.errors import ModelPackError
+
+_LABEL = {
+    "ok": "OK",
+    "missing": "MISSING",
+    "bad_size": "BAD SIZE",
+    "bad_hash": "BAD HASH",
+    "bad_graph": "BAD GRAPH",
+}
+
+
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    p = sub.add_parser("models", help="verify or fetch the model pack")
+    msub = p.add_subparsers(dest="models_command", required=True)
+
+    v = msub.add_parser(
+        "verify",
+        help="check every model file: present, size, sha256, input/output names and shapes",
+    )
+    v.add_argument(
+        "dir", nargs="?", type=Path, metavar="DIR", help="pack folder (default: EDGE_MODELS_DIR)"
+    )
+    v.add_argument(
+        "--manifest", type=Path, metavar="M", help="manifest (default: the built-in one)"
+    )
+    v.add_argument("--json", action="store_true", help="one JSON object per model file")
+    v.set_defaults(handler=run_verify)
+
+    f = msub.add_parser("fetch", help="download missing or damaged model files, verified")
+    f.add_argument("--to", required=True, type=Path, metavar="DIR", help="pack folder to fill")
+    f.add_argument(
+        "--manifest", type=Path, metavar="M", help="manifest (default: the built-in one)"
+    )
+    f.add_argument(
+        "--base-url",
+        metavar="URL",
+        help="mirror serving the pack layout (URL/<file>); used for every file; "
+        "needed for entries without a url",
+    )
+    f.add_argument("--only", nargs="+", metavar="ID", help="fetch only these model ids")
+    f.add_argument("--timeout", type=float, default=60.0, metavar="S", help="socket timeout")
+    f.set_defaults(handler=run_fetch)
+
+
+def _fix_hint(pack_dir: Path, model_id: str) -> str:
+    return f"fix: edgewatch models fetch --to {pack_dir} --only {model_id}"
+
+
+def run_verify(args: argparse.Namespace) -> int:
+    from edge.modelpack import load_manifest
+    from edge.models_fetch import verify_pack
+
+    pack_dir = resolve_models_dir(args.dir)
+    manifest = load_manifest(args.manifest)
+    checks = verify_pack(pack_dir, manifest, RuntimeConfig())
+    for c in checks:
+        if args.json:
+            row = {
+                "id": c.entry.id,
+                "file": c.entry.file,
+                "status": c.status,
+                "expected_size": c.entry.size,
+                "actual_size": c.actual_size,
+                "expected_sha256": c.entry.sha256,
+                "actual_sha256": c.actual_sha256,
+                "detail": c.detail,
+            }
+            print(json.dumps(row, ensure_ascii=False))
+            continue
+        line = f"{_LABEL[c.status]:<9} {c.entry.id:<22} {c.entry.file}"
+        if not c.ok:
+            line += f": {c.detail}; {_fix_hint(pack_dir, c.entry.id)}"
+        print(line)
+    failed = sum(not c.ok for c in checks)
+    if failed:
+        raise ModelPackError(
+            f"{failed} of {len(checks)} model files in {pack_dir} failed verification"
+        )
+    if not args.json:
+        print(f"all {len(checks)} model files in {pack_dir} verified")
+    return 0
+
+
+def run_fetch(args: argparse.Namespace) -> int:
+    from edge.modelpack import load_manifest
+    from edge.models_fetch import fetch_model, select_entries
+
+    manifest = load_manifest(args.manifest)
+    entries = select_entries(manifest, args.only)
+    failed = 0
+    for entry in entries:
+        try:
+            out = fetch_model(entry, args.to, args.base_url, timeout=args.timeout)
+        except ModelPackError as e:
+            failed += 1
+            print(f"FAILED    {entry.id:<22} {e}", file=sys.stderr)
+            continue
+        if out.action == "present":
+            print(f"PRESENT   {entry.id:<22} {entry.file} (already verified)")
+        else:
+            print(
+                f"{out.action.upper():<9} {entry.id:<22} {entry.file} "
+                f"({out.downloaded_bytes} bytes from {out.url}, sha256 verified)"
+            )
+    if failed:
+        raise ModelPackError(f"{failed} of {len(entries)} model files could not be fetched")
+    return 0
