@@ -1,0 +1,368 @@
+"""Durable outbox: every match event is on disk, chained, before any send is tried.
+
+One SQLite file (WAL, ``synchronous=FULL``: a commit returns only after the WAL is
+fsynced) holds both the queued events and the chain head. ``append_event`` mints the
+next chain link, lets the caller build and sign the event for it, and stores the
+event and the new head in one transaction, so a crash at any instant leaves either
+both or neither. The uplink reads ``pending`` in sequence order and ``ack``s (deletes)
+an event only after the centre has committed it.
+
+The outbox is bounded (events and bytes). When full it refuses new events loudly
+(OutboxFullError, an error log, a counter) and never drops stored evidence; a full
+disk is treated the same way and clears by itself when space returns.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import logging
+import os
+import sqlite3
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO
+
+from edge.errors import EvidenceError, OutboxFullError, StoreError
+from edge.evidence.model import MatchEvent, event_hash
+from edge.gateway.chainstate import CHAIN_SCHEMA, EMPTY_HEAD, ChainHead, ChainLink, advance
+from edge.gateway.chainstate import read_head as _read_head
+from edge.gateway.config import OutboxConfig
+
+log = logging.getLogger(__name__)
+
+SCHEMA_VERSION = 1
+_SCHEMA = (
+    """
+    CREATE TABLE IF NOT EXISTS outbox (
+        sequence      INTEGER PRIMARY KEY,
+        event_id      TEXT    NOT NULL UNIQUE,
+        event_hash    TEXT    NOT NULL,
+        payload       BLOB    NOT NULL,
+        size          INTEGER NOT NULL,
+        created_at_us INTEGER NOT NULL
+    )
+    """,
+    CHAIN_SCHEMA,
+    "CREATE TABLE IF NOT EXISTS outbox_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)",
+)
+#: how often a continuing "full" condition is logged again (seconds)
+_FULL_LOG_INTERVAL_S = 60.0
+
+Builder = Callable[[int, str], tuple[MatchEvent, bytes]]
+
+
+@dataclass(frozen=True, slots=True)
+class OutboxEntry:
+    sequence: int
+    event_id: str
+    event_hash: str
+    payload: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class OutboxStats:
+    pending_events: int
+    pending_bytes: int
+    head_sequence: int
+    appended: int  # since open
+    acked: int  # since open
+    refused_full: int  # appends refused because a configured bound was reached
+    disk_full: int  # SQLite "database or disk is full" errors
+    full: bool  # the last append was refused
+
+
+def _is_disk_full(e: sqlite3.Error) -> bool:
+    code = getattr(e, "sqlite_errorcode", None)
+    return code == sqlite3.SQLITE_FULL or "database or disk is full" in str(e)
+
+
+class Outbox:
+    """The gateway's durable, bounded, chained queue of signed match events."""
+
+    def __init__(self, path: Path, config: OutboxConfig) -> None:
+        self._path = path
+        self._config = config
+        self._conn: sqlite3.Connection | None = None
+        self._lock_file: IO[bytes] | None = None
+        self._mutex = threading.RLock()
+        self._space = threading.Condition(self._mutex)
+        self._head = EMPTY_HEAD
+        self._count = 0
+        self._bytes = 0
+        self._appended = 0
+        self._acked = 0
+        self._refused = 0
+        self._disk_full = 0
+        self._full = False
+        self._last_full_log = 0.0
+
+    @property
+    def path(self) -> Path:
+        return self._path
+
+    # -- lifecycle ---------------------------------------------------------------
+
+    def open(self) -> None:
+        """Create or open the database; refuses if another process holds it."""
+        self._path.parent.mkdir(parents=True, exist_ok=True)
+        self._lock_file = self._take_lock()
+        try:
+            conn = sqlite3.connect(self._path, isolation_level=None, check_same_thread=False)
+            conn.execute("PRAGMA busy_timeout = 5000")
+            mode = conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]
+            if str(mode).lower() != "wal":
+                raise StoreError(f"outbox {self._path}: cannot enable WAL (got {mode!r})")
+            conn.execute("PRAGMA synchronous = FULL")
+            self._check_integrity(conn)
+            for stmt in _SCHEMA:
+                conn.execute(stmt)
+            conn.execute(
+                "INSERT OR IGNORE INTO outbox_meta (key, value) VALUES ('schema_version', ?)",
+                (str(SCHEMA_VERSION),),
+            )
+            self._conn = conn
+            self._load_totals()
+            fsync_dir(self._path.parent)
+        except (sqlite3.DatabaseError, StoreError) as e:
+            self.close()
+            raise StoreError(f"outbox {self._path} cannot be opened: {e}") from e
+        log.info(
+            "outbox open",
+            extra={"path": str(self._path), "pending": self._count, "head": self._head.sequence},
+        )
+
+    def close(self) -> None:
+        with self._mutex:
+            if self._conn is not None:
+                self._conn.close()
+                self._conn = None
+            if self._lock_file is not None:
+                self._lock_file.close()  # releases the flock
+                self._lock_file = None
+            self._space.notify_all()
+
+    def _take_lock(self) -> IO[bytes]:
+        lock = self._path.with_name(self._path.name + ".lock").open("a+b")
+        try:
+            fcntl.flock(lock.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            lock.close()
+            raise StoreError(
+                f"outbox {self._path} is in use by another process; one gateway per data_dir"
+            ) from None
+        return lock
+
+    @staticmethod
+    def _check_integrity(conn: sqlite3.Connection) -> None:
+        result = conn.execute("PRAGMA quick_check").fetchone()[0]
+        if result != "ok":
+            raise StoreError(f"integrity check failed: {result}")
+
+    def _load_totals(self) -> None:
+        conn = self._db()
+        row = conn.execute("SELECT count(*), coalesce(sum(size), 0) FROM outbox").fetchone()
+        self._count, self._bytes = int(row[0]), int(row[1])
+        self._head = _read_head(conn)
+        last = conn.execute("SELECT max(sequence) FROM outbox").fetchone()[0]
+        if last is not None and int(last) != self._head.sequence:
+            raise StoreError(
+                f"chain head {self._head.sequence} disagrees with the newest stored event {last}"
+            )
+
+    def _db(self) -> sqlite3.Connection:
+        if self._conn is None:
+            raise StoreError(f"outbox {self._path} is not open (call open() first)")
+        return self._conn
+
+    @contextmanager
+    def _write(self) -> Iterator[sqlite3.Connection]:
+        """One IMMEDIATE transaction; a full disk becomes OutboxFullError."""
+        conn = self._db()
+        try:
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                yield conn
+                conn.execute("COMMIT")
+            except BaseException:
+                if conn.in_transaction:
+                    conn.execute("ROLLBACK")
+                raise
+        except sqlite3.OperationalError as e:
+            if not _is_disk_full(e):
+                raise
+            self._disk_full += 1
+            self._refuse(f"disk full ({e})")
+            raise OutboxFullError(
+                f"outbox {self._path}: the disk is full; the event was not stored. "
+                "Free space on the data_dir file system; appends resume by themselves."
+            ) from e
+
+    # -- chain -------------------------------------------------------------------
+
+    def head(self) -> ChainHead:
+        with self._mutex:
+            return self._head
+
+    def next_link(self) -> ChainLink:
+        """The (sequence, prev_hash) the next committed event must carry."""
+        with self._mutex:
+            return self._head.next_link()
+
+    def commit(self, event: MatchEvent, payload: bytes) -> OutboxEntry:
+        """Store ``event`` (built for ``next_link()``) and advance the chain atomically."""
+        with self._mutex:
+            self._check_bounds(len(payload))
+            with self._write() as conn:
+                entry = self._insert(conn, event, payload)
+            self._committed(entry, event)
+            return entry
+
+    def append_event(self, build: Builder, *, block_timeout_s: float = 1.0) -> OutboxEntry:
+        """Mint the next link, ``build(sequence, prev_hash)`` -> (event, payload), store both.
+
+        ``build`` runs while the write lock is held, so it must be quick: encode blobs
+        before, only mint ids and sign here. With ``when_full: block`` a full outbox is
+        waited on for up to ``block_timeout_s`` before OutboxFullError is raised.
+        """
+        with self._mutex:
+            if self._config.when_full == "block":
+                self.wait_for_space(block_timeout_s)
+            self._check_bounds(0)
+            with self._write() as conn:
+                link = _read_head(conn).next_link()
+                event, payload = build(link.sequence, link.prev_hash)
+                self._check_bounds(len(payload))
+                entry = self._insert(conn, event, payload)
+            self._committed(entry, event)
+            return entry
+
+    def _insert(self, conn: sqlite3.Connection, event: MatchEvent, payload: bytes) -> OutboxEntry:
+        head = _read_head(conn)
+        advance(conn, head, event)
+        entry = OutboxEntry(event.sequence, event.event_id, event_hash(event), bytes(payload))
+        try:
+            conn.execute(
+                "INSERT INTO outbox (sequence, event_id, event_hash, payload, size, "
+                "created_at_us) VALUES (?, ?, ?, ?, ?, ?)",
+                (
+                    entry.sequence,
+                    entry.event_id,
+                    entry.event_hash,
+                    entry.payload,
+                    len(entry.payload),
+                    time.time_ns() // 1000,
+                ),
+            )
+        except sqlite3.IntegrityError as e:
+            raise EvidenceError(f"event id {event.event_id} is already in the outbox") from e
+        return entry
+
+    def _committed(self, entry: OutboxEntry, event: MatchEvent) -> None:
+        self._head = ChainHead(event.gateway_id, entry.sequence, entry.event_hash)
+        self._count += 1
+        self._bytes += len(entry.payload)
+        self._appended += 1
+        if self._full:
+            log.warning("outbox accepting events again", extra=self._totals())
+        self._full = False
+
+    # -- bounds ------------------------------------------------------------------
+
+    def _check_bounds(self, size: int) -> None:
+        cfg = self._config
+        if self._count + 1 > cfg.max_events:
+            reason = f"{self._count} events stored, max_events is {cfg.max_events}"
+        elif self._bytes + size > cfg.max_bytes:
+            reason = f"{self._bytes}+{size} bytes exceeds max_bytes {cfg.max_bytes}"
+        else:
+            return
+        self._refuse(reason)
+        raise OutboxFullError(
+            f"outbox {self._path} is full ({reason}); new evidence is refused until the "
+            "uplink delivers stored events (nothing stored is dropped)"
+        )
+
+    def _refuse(self, reason: str) -> None:
+        self._refused += 1
+        now = time.monotonic()
+        if not self._full or now - self._last_full_log >= _FULL_LOG_INTERVAL_S:
+            log.error(
+                "OUTBOX FULL: refusing new evidence",
+                extra={"reason": reason, "refused_total": self._refused, **self._totals()},
+            )
+            self._last_full_log = now
+        self._full = True
+
+    def _totals(self) -> dict[str, int]:
+        return {"pending": self._count, "pending_bytes": self._bytes}
+
+    def wait_for_space(self, timeout_s: float) -> bool:
+        """Block until one more event fits by count (or ``timeout_s`` passes)."""
+        deadline = time.monotonic() + timeout_s
+        with self._space:
+            while self._count + 1 > self._config.max_events or (
+                self._bytes >= self._config.max_bytes
+            ):
+                remaining = deadline - time.monotonic()
+                if remaining <= 0 or self._conn is None:
+                    return False
+                self._space.wait(remaining)
+            return True
+
+    # -- uplink side -------------------------------------------------------------
+
+    def pending(self, limit: int = 100, after_sequence: int = 0) -> list[OutboxEntry]:
+        """Stored events in sequence order (oldest first), after ``after_sequence``."""
+        with self._mutex:
+            rows = self._db().execute(
+                "SELECT sequence, event_id, event_hash, payload FROM outbox "
+                "WHERE sequence > ? ORDER BY sequence LIMIT ?",
+                (after_sequence, limit),
+            )
+            return [OutboxEntry(int(r[0]), str(r[1]), str(r[2]), bytes(r[3])) for r in rows]
+
+    def ack(self, event_id: str) -> bool:
+        """Delete a delivered event; False if it was not (or no longer) stored."""
+        with self._mutex:
+            with self._write() as conn:
+                row = conn.execute(
+                    "DELETE FROM outbox WHERE event_id = ? RETURNING size", (event_id,)
+                ).fetchone()
+            if row is None:
+                return False
+            self._count -= 1
+            self._bytes -= int(row[0])
+            self._acked += 1
+            self._space.notify_all()
+            return True
+
+    def stats(self) -> OutboxStats:
+        with self._mutex:
+            return OutboxStats(
+                pending_events=self._count,
+                pending_bytes=self._bytes,
+                head_sequence=self._head.sequence,
+                appended=self._appended,
+                acked=self._acked,
+                refused_full=self._refused,
+                disk_full=self._disk_full,
+                full=self._full,
+            )
+
+
+def outbox_path(data_dir: Path) -> Path:
+    """Where a gateway keeps its outbox inside its data_dir."""
+    return data_dir / "outbox.sqlite"
+
+
+def fsync_dir(path: Path) -> None:
+    """fsync a directory so a newly created file's entry survives power loss."""
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
