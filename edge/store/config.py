@@ -1,7 +1,12 @@
 """Configuration of the central evidence store (`kind: store`).
 
 `edgewatch init` writes one with absolute paths; relative paths are taken relative to
-the working directory of the process. Secrets are never in this file: users appear
+the working directory of the process.
+
+One gRPC port, mutual TLS for every caller (see edge/pki.py): a client certificate with
+URI SAN ``spiffe://edgewatch/gateway/ID`` may only ingest and sync; one with
+``spiffe://edgewatch/user/NAME`` must also send ``authorization: Bearer TOKEN``
+metadata, whose sha256 picks the user and role below. Secrets are never in this file: users appear
 only as a sha256 of their token, gateways only by their public keys.
 """
 
