@@ -13,6 +13,7 @@ for the next resume.
 
 from __future__ import annotations
 
+import http.client
 import logging
 import os
 import re
@@ -179,8 +180,8 @@ def _download(url: str, part: Path, start: int, entry: ModelEntry, timeout: floa
         raise ModelPackError(
             f"{entry.file}: download from {url} failed: HTTP {e.code} {e.reason}"
         ) from None
-    except (urllib.error.URLError, OSError) as e:
-        reason = getattr(e, "reason", None) or e
+    except (urllib.error.URLError, http.client.HTTPException, OSError) as e:
+        reason = getattr(e, "reason", None) or repr(e)
         raise ModelPackError(
             f"{entry.file}: download from {url} failed: {reason}; "
             "run the same command again to resume"
