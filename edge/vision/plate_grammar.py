@@ -108,12 +108,16 @@ def _serial_start(text: str) -> int:
 def normalise_plate(text: str) -> str:
     """Canonical form of a plate read: half-width, no separators, upper case, I/O fixed.
 
-    I and O never occur in a serial (they read as 1 and 0), so in the serial part they
-    become digits; the prefix (province, authority letter, WJ, military letters) keeps
-    them, where the grammar decides.
+    A lone leading 民 becomes 民航 (civil aviation). I and O never occur in a serial
+    (they read as 1 and 0), so in the serial part they become digits; the prefix
+    (province, authority letter, WJ, military letters) keeps them, where the grammar
+    decides.
     """
     chars = [_half_width(c) for c in text]
     cleaned = "".join(c for c in chars if c not in _SEPARATORS).upper()
+    if cleaned.startswith("民") and not cleaned.startswith("民航"):
+        # 民 never starts a plate on its own; CTC readers emit 民航 as one symbol
+        cleaned = "民航" + cleaned[1:]
     start = _serial_start(cleaned)
     return cleaned[:start] + cleaned[start:].translate(_SERIAL_FIX)
 

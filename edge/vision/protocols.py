@@ -32,3 +32,9 @@ class PlateReader(Protocol):
     def read(self, plate: Image) -> PlateText:
         """Read one rectified, single-row plate image."""
         ...
+
+
+class PlateColorClassifier(Protocol):
+    def classify(self, plate: Image) -> str:
+        """Colour name of one rectified plate image (labels from the manifest)."""
+        ...

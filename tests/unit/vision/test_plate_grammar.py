@@ -30,6 +30,7 @@ from edge.vision.plate_grammar import (
         ("wj粤6788b", "WJ粤6788B"),
         ("使1984O6", "使198406"),
         ("民航BO16", "民航B016"),
+        ("民B9016", "民航B9016"),  # readers emit the 民航 prefix as one symbol
         ("", ""),
     ],
 )
