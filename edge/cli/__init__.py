@@ -22,6 +22,7 @@ COMMAND_MODULES = (
     "models",
     "watchlist",
     "config_cmd",
+    "init_cmd",
 )
 
 Handler = Callable[[argparse.Namespace], int]
