@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Any, Literal, TypeVar
+from typing import Any, Literal, TypeVar, get_args
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
@@ -100,8 +100,50 @@ def resolve_models_dir(explicit: Path | None, configured: Path | None = None) ->
     return chosen
 
 
-def format_validation_error(err: ValidationError, source: str) -> list[str]:
-    """One line per problem: key path, the bad value, what is allowed."""
+def _model_at(model: type[BaseModel], loc: tuple[int | str, ...]) -> type[BaseModel] | None:
+    """The model class that holds the key at ``loc`` (None if it cannot be told)."""
+    current: type[BaseModel] = model
+    for part in loc:
+        if isinstance(part, int):
+            continue  # list index: the item type is found from the field's annotation
+        field = next((f for n, f in current.model_fields.items() if part in (n, f.alias)), None)
+        if field is None:
+            return None
+        nested = [
+            t
+            for t in (field.annotation, *_type_args(field.annotation))
+            if isinstance(t, type) and issubclass(t, BaseModel)
+        ]
+        if not nested:
+            return None
+        current = nested[0]
+    return current
+
+
+def _type_args(tp: Any) -> list[Any]:
+    out: list[Any] = []
+    for arg in get_args(tp):
+        out.append(arg)
+        out.extend(_type_args(arg))
+    return out
+
+
+def _allowed_keys(model: type[BaseModel] | None, loc: tuple[int | str, ...]) -> str:
+    parent = _model_at(model, loc[:-1]) if model is not None else None
+    if parent is None:
+        return ""
+    keys = ", ".join(f.alias or n for n, f in parent.model_fields.items())
+    return f"; allowed keys here: {keys}"
+
+
+def format_validation_error(
+    err: ValidationError, source: str, model: type[BaseModel] | None = None
+) -> list[str]:
+    """One line per problem: key path, the bad value, what is allowed.
+
+    With ``model`` (the class that was validated), an unknown key also lists the keys
+    that are allowed at that place.
+    """
     lines = []
     for e in err.errors():
         path = ".".join(str(p) for p in e["loc"]) or "(top level)"
@@ -109,7 +151,8 @@ def format_validation_error(err: ValidationError, source: str) -> list[str]:
         shown = "missing" if e["type"] == "missing" else repr(value)
         if len(shown) > 80:
             shown = shown[:77] + "..."
-        lines.append(f"{source}: {path}: {e['msg']} (got {shown})")
+        hint = _allowed_keys(model, tuple(e["loc"])) if e["type"] == "extra_forbidden" else ""
+        lines.append(f"{source}: {path}: {e['msg']} (got {shown}){hint}")
     return lines
 
 
@@ -137,4 +180,4 @@ def load_model(cls: type[M], path: Path) -> M:
     try:
         return cls.model_validate(data)
     except ValidationError as e:
-        raise ConfigError("\n".join(format_validation_error(e, str(path)))) from None
+        raise ConfigError("\n".join(format_validation_error(e, str(path), cls))) from None

@@ -51,7 +51,7 @@ def check_file(path: Path) -> list[str]:
     try:
         model.model_validate(data)
     except ValidationError as e:
-        return format_validation_error(e, str(path))
+        return format_validation_error(e, str(path), model)
     return []
 
 
