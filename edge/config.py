@@ -43,6 +43,8 @@ class FaceConfig(StrictModel):
     det_threshold: float = Field(default=0.5, gt=0.0, lt=1.0)
     min_face_px: int = Field(default=24, ge=8, le=1024)
     min_quality: float = Field(default=0.3, ge=0.0, le=1.0)
+    #: manifest id of the face embedder; watchlist templates must come from the same model
+    embedder: str = Field(default="mobilefacenet_128", pattern=r"^[A-Za-z0-9_.\-]+$")
 
 
 class PlateConfig(StrictModel):
