@@ -62,3 +62,11 @@ class AuthError(TransportError):
 
 class StoreError(EdgeError):
     """The central store refused or failed an operation."""
+
+
+class NotFoundError(StoreError):
+    """The store has no such event, subject, gateway or user."""
+
+
+class QueryError(StoreError):
+    """A search filter or page token is invalid."""

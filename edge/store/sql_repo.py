@@ -1,0 +1,65 @@
+"""One ``Repository`` over any ``Database``: the SQL is shared, the dialect is not."""
+
+from __future__ import annotations
+
+import logging
+
+from edge.store.sql import Database
+from edge.store.sql_admin import SqlAudit, SqlGateways, SqlUsers
+from edge.store.sql_events import SqlEvents
+from edge.store.sql_schema import schema_statements
+from edge.store.sql_watchlist import SqlWatchlist
+
+log = logging.getLogger(__name__)
+
+
+class SqlRepository:
+    """Implements edge.store.repository.Repository."""
+
+    def __init__(self, db: Database) -> None:
+        self._db = db
+        self._events = SqlEvents(db)
+        self._gateways = SqlGateways(db)
+        self._watchlist = SqlWatchlist(db)
+        self._users = SqlUsers(db)
+        self._audit = SqlAudit(db)
+
+    @property
+    def events(self) -> SqlEvents:
+        return self._events
+
+    @property
+    def gateways(self) -> SqlGateways:
+        return self._gateways
+
+    @property
+    def watchlist(self) -> SqlWatchlist:
+        return self._watchlist
+
+    @property
+    def users(self) -> SqlUsers:
+        return self._users
+
+    @property
+    def audit(self) -> SqlAudit:
+        return self._audit
+
+    @property
+    def backend(self) -> str:
+        return self._db.dialect.name
+
+    def open(self) -> None:
+        self._db.open()
+        self._db.migrate(schema_statements(self._db.dialect))
+        log.info("repository open", extra={"backend": self.backend})
+
+    def close(self) -> None:
+        self._db.close()
+
+    def ping(self) -> bool:
+        try:
+            with self._db.read() as tx:
+                return tx.row("SELECT 1") is not None
+        except Exception:  # any driver failure means "not healthy"
+            log.warning("repository ping failed", exc_info=True)
+            return False

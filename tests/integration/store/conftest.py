@@ -1,0 +1,92 @@
+"""Store fixtures: the same repository tests run on SQLite and on PostgreSQL.
+
+PostgreSQL: one fresh database with a random name per test session (dropped at the
+end), one fresh schema per test inside it, so tests never see each other's rows.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import secrets
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import psycopg
+import pytest
+
+from edge.evidence.model import GENESIS_HASH, MatchEvent, canonical_bytes, event_hash
+from edge.evidence.samples import sample_event
+from edge.store.postgres_repo import postgres_repository
+from edge.store.repository import NewEvent, StoredBlob
+from edge.store.sql_repo import SqlRepository
+from edge.store.sqlite_repo import sqlite_repository
+
+PG_ADMIN_URL = "postgresql://postgres@127.0.0.1:5432/postgres"
+
+
+@pytest.fixture(scope="session")
+def pg_database() -> Iterator[str]:
+    """URL of a fresh PostgreSQL database for this test session."""
+    name = "edgewatch_test_" + secrets.token_hex(6)
+    with psycopg.connect(PG_ADMIN_URL, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    try:
+        yield f"postgresql://postgres@127.0.0.1:5432/{name}"
+    finally:
+        with psycopg.connect(PG_ADMIN_URL, autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture
+def pg_url(pg_database: str) -> str:
+    """A URL whose connections see only a fresh schema of the session database."""
+    schema = "t_" + secrets.token_hex(6)
+    with psycopg.connect(pg_database, autocommit=True) as conn:
+        conn.execute(f'CREATE SCHEMA "{schema}"')
+    return f"{pg_database}?options=-csearch_path%3D{schema}"
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+def repo(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[SqlRepository]:
+    if request.param == "sqlite":
+        r = sqlite_repository(tmp_path / "store.db")
+    else:
+        r = postgres_repository(request.getfixturevalue("pg_url"))
+    r.open()
+    try:
+        yield r
+    finally:
+        r.close()
+
+
+@pytest.fixture
+def make_events() -> Callable[..., list[tuple[NewEvent, list[StoredBlob]]]]:
+    """Linked events of one gateway; ``changes[i]`` replaces fields of event i."""
+
+    def build(
+        n: int,
+        gateway_id: str = "gw-1",
+        start: int = 1,
+        prev: str = GENESIS_HASH,
+        changes: list[dict[str, Any]] | None = None,
+    ) -> list[tuple[NewEvent, list[StoredBlob]]]:
+        out = []
+        for i in range(n):
+            seq = start + i
+            e, _ = sample_event(seq, prev, gateway_id)
+            if changes and changes[i]:
+                e = dataclasses.replace(e, **changes[i])
+            out.append(to_new(e))
+            prev = event_hash(e)
+        return out
+
+    return build
+
+
+def to_new(
+    e: MatchEvent, received_at_us: int = 1_800_000_000_000_000
+) -> tuple[NewEvent, list[StoredBlob]]:
+    new = NewEvent(e, canonical_bytes(e), event_hash(e), b"s" * 64, received_at_us)
+    blobs = [StoredBlob(b.name, b.role, b.media_type, b.sha256, b.size) for b in e.blobs]
+    return new, blobs
