@@ -84,7 +84,8 @@ class Analyzer:
         if self.faces is None:
             return ()
         results = []
-        for face in self.faces.analyze(image, embed=True):
+        # embeddings only serve matching; without a watchlist they are not computed
+        for face in self.faces.analyze(image, embed=self.matcher is not None):
             match = None
             if self.matcher is not None and face.embedding is not None:
                 match = self.matcher.match_face(face.embedding)

@@ -188,6 +188,11 @@ def pick_face(faces: Sequence[Face], photo: Path, *, largest: bool, config: Face
             f"{photo}: {len(faces)} faces found; crop the photo to one person or pass --largest"
         )
     face = max(faces, key=lambda f: f.detection.box.area)
+    if face.quality.size < config.min_face_px:
+        raise WatchlistError(
+            f"{photo}: the face is {face.quality.size:.0f} px, below faces.min_face_px "
+            f"{config.min_face_px}; use a closer photo"
+        )
     if face.quality.score < config.min_quality:
         raise WatchlistError(
             f"{photo}: face quality {face.quality.score:.2f} is below faces.min_quality "
