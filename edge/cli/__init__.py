@@ -23,6 +23,7 @@ COMMAND_MODULES = (
     "watchlist",
     "config_cmd",
     "init_cmd",
+    "evidence",
 )
 
 Handler = Callable[[argparse.Namespace], int]
