@@ -7,8 +7,11 @@ numbers; docs/accuracy.md records them.
 
 from __future__ import annotations
 
+import csv
 from collections import Counter
+from dataclasses import dataclass
 from pathlib import Path
+from typing import cast
 
 import cv2
 import pytest
@@ -16,8 +19,6 @@ import pytest
 from edge.vision.plate_grammar import SIGN_CHARS, normalise_plate
 from edge.vision.plates import PlateRecognizer
 from edge.vision.types import Image, Plate
-
-from .conftest import PlateRow
 
 pytestmark = [pytest.mark.models, pytest.mark.eval]
 
@@ -35,27 +36,69 @@ KIND_OF_TYPE = {
     "civil_aviation": "civil_aviation",
 }
 
-_reads_cache: dict[str, dict[str, list[Plate]]] = {}
+#: rows whose text is trustworthy enough to score exact reads on
+SCORED_QUALITY = ("dataset_ground_truth", "verified_visual", "repo_label_spotchecked")
+
+
+@dataclass(frozen=True)
+class PlateRow:
+    file: str
+    subset: str
+    text: str
+    color: str
+    kind: str
+    quality: str
+    notes: str
+
+    @property
+    def scored(self) -> bool:
+        return self.quality.startswith(SCORED_QUALITY[0]) or self.quality in SCORED_QUALITY[1:]
+
+    @property
+    def is_crop(self) -> bool:
+        return self.subset == "plate_crop_94x24"
+
+
+@pytest.fixture(scope="module")
+def plate_rows(eval_dir: Path) -> list[PlateRow]:
+    with (eval_dir / "plates_manifest.csv").open(encoding="utf-8", newline="") as f:
+        return [
+            PlateRow(
+                file=r["file"],
+                subset=r["subset"],
+                text=r["plate_text"],
+                color=r["plate_color"],
+                kind=r["plate_type"],
+                quality=r["label_quality"],
+                notes=r["notes"],
+            )
+            for r in csv.DictReader(f)
+        ]
+
+
+Reads = dict[str, list[Plate]]
+
+
+@pytest.fixture(scope="module")
+def reads_cache() -> dict[str, Reads]:
+    """Full-frame reads per recogniser, computed once per module."""
+    return {}
 
 
 def _load(eval_dir: Path, file: str) -> Image:
     img = cv2.imread(str(eval_dir / file), cv2.IMREAD_COLOR)
     assert img is not None, f"cannot read {file}"
-    return img  # type: ignore[no-any-return]
+    return cast(Image, img)
 
 
 def _frame_rows(rows: list[PlateRow]) -> list[PlateRow]:
     return [r for r in rows if r.scored and not r.is_crop]
 
 
-def _frame_reads(
-    name: str, recognizer: PlateRecognizer, rows: list[PlateRow], eval_dir: Path
-) -> dict[str, list[Plate]]:
-    """Every full frame of the manifest, recognised once per recogniser."""
-    if name not in _reads_cache:
-        files = sorted({r.file for r in rows if not r.is_crop})
-        _reads_cache[name] = {f: recognizer.recognize(_load(eval_dir, f)) for f in files}
-    return _reads_cache[name]
+def _recognise_frames(recognizer: PlateRecognizer, rows: list[PlateRow], eval_dir: Path) -> Reads:
+    """Every full frame of the manifest (scored or not)."""
+    files = sorted({r.file for r in rows if not r.is_crop})
+    return {f: recognizer.recognize(_load(eval_dir, f)) for f in files}
 
 
 def _found(row: PlateRow, plates: list[Plate]) -> Plate | None:
@@ -69,14 +112,20 @@ def reader_name(request: pytest.FixtureRequest) -> str:
 
 @pytest.fixture
 def frame_reads(
-    reader_name: str, request: pytest.FixtureRequest, plate_rows: list[PlateRow], eval_dir: Path
-) -> dict[str, list[Plate]]:
-    recognizer = request.getfixturevalue(reader_name)
-    return _frame_reads(reader_name, recognizer, plate_rows, eval_dir)
+    reader_name: str,
+    request: pytest.FixtureRequest,
+    plate_rows: list[PlateRow],
+    eval_dir: Path,
+    reads_cache: dict[str, Reads],
+) -> Reads:
+    if reader_name not in reads_cache:
+        recognizer = request.getfixturevalue(reader_name)
+        reads_cache[reader_name] = _recognise_frames(recognizer, plate_rows, eval_dir)
+    return reads_cache[reader_name]
 
 
 def test_full_frames_exact(
-    reader_name: str, frame_reads: dict[str, list[Plate]], plate_rows: list[PlateRow]
+    reader_name: str, frame_reads: Reads, plate_rows: list[PlateRow]
 ) -> None:
     rows = _frame_rows(plate_rows)
     hits, totals = Counter[str](), Counter[str]()
@@ -98,9 +147,7 @@ def test_full_frames_exact(
     assert exact >= MIN_EXACT
 
 
-def test_green_and_special_plates_read(
-    frame_reads: dict[str, list[Plate]], plate_rows: list[PlateRow]
-) -> None:
+def test_green_and_special_plates_read(frame_reads: Reads, plate_rows: list[PlateRow]) -> None:
     rows = [r for r in _frame_rows(plate_rows) if r.kind != "regular_7char" or r.color == "green"]
     kinds = Counter(r.kind for r in rows)
     assert kinds["new_energy_8char"] >= 6 and len(kinds) >= 6, kinds
@@ -109,7 +156,7 @@ def test_green_and_special_plates_read(
 
 
 def test_exact_reads_pass_the_grammar_with_the_right_kind(
-    frame_reads: dict[str, list[Plate]], plate_rows: list[PlateRow]
+    frame_reads: Reads, plate_rows: list[PlateRow]
 ) -> None:
     checked = 0
     for row in _frame_rows(plate_rows):
@@ -122,9 +169,7 @@ def test_exact_reads_pass_the_grammar_with_the_right_kind(
     assert checked >= 125
 
 
-def test_double_row_plate_is_split_and_read(
-    frame_reads: dict[str, list[Plate]], plate_rows: list[PlateRow]
-) -> None:
+def test_double_row_plate_is_split_and_read(frame_reads: Reads, plate_rows: list[PlateRow]) -> None:
     rows = [r for r in _frame_rows(plate_rows) if r.kind == "double_layer"]
     assert rows
     for row in rows:
@@ -133,7 +178,7 @@ def test_double_row_plate_is_split_and_read(
         assert plate.detection.double_row
 
 
-def test_plate_colour(frame_reads: dict[str, list[Plate]], plate_rows: list[PlateRow]) -> None:
+def test_plate_colour(frame_reads: Reads, plate_rows: list[PlateRow]) -> None:
     right = total = 0
     for row in _frame_rows(plate_rows):
         plate = _found(row, frame_reads[row.file])
@@ -146,9 +191,7 @@ def test_plate_colour(frame_reads: dict[str, list[Plate]], plate_rows: list[Plat
     assert right / total >= MIN_EXACT
 
 
-def test_no_sign_is_reported_as_a_plate(
-    frame_reads: dict[str, list[Plate]], plate_rows: list[PlateRow]
-) -> None:
+def test_no_sign_is_reported_as_a_plate(frame_reads: Reads, plate_rows: list[PlateRow]) -> None:
     """Hazardous-goods signs (危险品) are plate-shaped; they must never come out as plates."""
     for file, plates in frame_reads.items():
         for plate in plates:
