@@ -29,7 +29,7 @@ Provider = Literal["cpu", "cuda", "tensorrt", "openvino"]
 class RuntimeConfig(StrictModel):
     """How ONNX sessions run."""
 
-    providers: list[Provider] = Field(default_factory=lambda: ["cpu"], min_length=1)
+    providers: list[Provider] = Field(default_factory=lambda: list[Provider](["cpu"]), min_length=1)
     intra_op_threads: int = Field(default=0, ge=0, le=64, description="0 = onnxruntime default")
     #: onnxruntime's spinning threads make several sessions fight over 2-4 cores;
     #: measured 1.5-2.6x faster with it off on such boxes, identical results.
