@@ -5,6 +5,7 @@ from __future__ import annotations
 import struct
 import zlib
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -23,7 +24,7 @@ def _pattern(w: int = 40, h: int = 24) -> np.ndarray:
     return rng.integers(0, 256, size=(h, w, 3), dtype=np.uint8)
 
 
-def _save_rgb(path: Path, rgb: np.ndarray, **kw: object) -> Path:
+def _save_rgb(path: Path, rgb: np.ndarray, **kw: Any) -> Path:
     PILImage.fromarray(rgb).save(path, **kw)
     return path
 
@@ -185,8 +186,8 @@ def test_png_bomb_refused_before_decoding(tmp_path: Path, w: int, h: int) -> Non
 
 def test_iter_image_paths(tmp_path: Path) -> None:
     (tmp_path / "b" / "深").mkdir(parents=True)
-    for rel in ["b/2.JPG", "b/深/1.png", "a.webp", "b/notes.txt", "c.tiff"]:
-        (tmp_path / rel).write_bytes(b"x")
+    for name in ["b/2.JPG", "b/深/1.png", "a.webp", "b/notes.txt", "c.tiff"]:
+        (tmp_path / name).write_bytes(b"x")
     explicit = tmp_path / "b" / "notes.txt"
     missing = tmp_path / "missing.jpg"
     got = list(iter_image_paths([tmp_path, explicit, missing]))
