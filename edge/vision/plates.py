@@ -146,7 +146,8 @@ def rectify_plate(image: Image, detection: PlateDetection) -> Image:
     tl, tr, br, bl = src
     w = max(round(float(np.linalg.norm(tr - tl))), round(float(np.linalg.norm(br - bl))), 8)
     h = max(round(float(np.linalg.norm(bl - tl))), round(float(np.linalg.norm(br - tr))), 4)
-    dst = np.array([[0, 0], [w - 1, 0], [w - 1, h - 1], [0, h - 1]], dtype=np.float32)
+    # corners are points on the plate outline, so they map to the outer edges
+    dst = np.array([[0, 0], [w, 0], [w, h], [0, h]], dtype=np.float32)
     matrix = cv2.getPerspectiveTransform(src, dst)
     flat = cast(
         Image,
