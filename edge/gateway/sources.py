@@ -1,0 +1,246 @@
+"""Camera sources: where frames come from, as one small protocol.
+
+``open_source(camera_id, uri, ...)`` turns a configured URI into a ``FrameSource``:
+
+* ``file:PATH``   a video file (FFmpeg) or a single image file
+* ``folder:PATH`` an image drop folder (cameras uploading snapshots by FTP)
+* ``rtsp://``, ``rtsps://``, ``http://``, ``https://`` a network stream (FFmpeg)
+* ``usb:N``       a local capture device
+
+Every source stamps frames with a UTC capture time that never runs backwards per
+camera, skips and counts corrupt frames instead of failing, and reports counters.
+Live sources (streams, USB) may lose frames when analysis falls behind; recorded
+sources (files, folders) are read at the pace of the consumer and lose nothing.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import re
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Protocol, runtime_checkable
+
+import numpy as np
+from pydantic import Field, model_validator
+
+from edge.config import ImageLimits, StrictModel
+from edge.errors import SourceError
+from edge.vision.types import Image
+
+log = logging.getLogger(__name__)
+
+SCHEMES = ("file:", "folder:", "rtsp://", "rtsps://", "http://", "https://", "usb:")
+ALLOWED_TEXT = "file:PATH, folder:PATH, rtsp://..., rtsps://..., http(s)://..., usb:N"
+
+
+class SourceSettings(StrictModel):
+    """How sources connect, reconnect and poll (one block for every camera)."""
+
+    reconnect_initial_s: float = Field(default=1.0, gt=0.0, le=60.0)
+    reconnect_max_s: float = Field(default=30.0, gt=0.0, le=3600.0)
+    reconnect_jitter: float = Field(default=0.25, ge=0.0, le=1.0, description="fraction")
+    open_timeout_s: float = Field(default=10.0, gt=0.0, le=300.0)
+    stall_timeout_s: float = Field(default=10.0, gt=0.0, le=3600.0, description="no frame")
+    read_failures_before_reconnect: int = Field(default=3, ge=1, le=1000)
+    buffer_frames: int = Field(default=4, ge=1, le=256, description="per live camera")
+    max_corrupt_run: int = Field(default=100, ge=1, description="file: give up after")
+    folder_poll_s: float = Field(default=1.0, gt=0.0, le=3600.0)
+    folder_stable_polls: int = Field(default=2, ge=1, le=100)
+
+    @model_validator(mode="after")
+    def _order(self) -> SourceSettings:
+        if self.reconnect_max_s < self.reconnect_initial_s:
+            raise ValueError("reconnect_max_s must be >= reconnect_initial_s")
+        return self
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class Frame:
+    """One captured picture. ``source_ref`` says where it came from (credentials removed)."""
+
+    camera_id: str
+    index: int  # per source, +1 per delivered frame
+    captured_at_us: int  # UTC microseconds since the epoch, strictly increasing per camera
+    image: Image  # HxWx3 uint8 BGR
+    source_ref: str
+
+
+@dataclass(frozen=True, slots=True)
+class SourceStats:
+    camera_id: str
+    kind: str  # file / folder / stream / usb
+    connected: bool
+    frames: int  # delivered
+    corrupt: int  # undecodable frames or images, skipped
+    overruns: int  # live frames dropped because the consumer did not keep up
+    reconnects: int
+    stalls: int  # connections dropped for sending nothing for stall_timeout_s
+    open_failures: int
+    clock_corrections: int  # capture times that would have run backwards
+    last_frame_at_us: int | None
+    finished: bool
+    duplicates: int = 0  # folder: files whose content was already processed
+
+
+@runtime_checkable
+class FrameSource(Protocol):
+    @property
+    def camera_id(self) -> str: ...
+
+    @property
+    def live(self) -> bool:
+        """True: frames are lost if not read in time (streams); False: recorded input."""
+        ...
+
+    @property
+    def finished(self) -> bool:
+        """No frame will ever come again (end of a file)."""
+        ...
+
+    def start(self) -> None: ...
+
+    def stop(self) -> None: ...
+
+    def read(self, timeout_s: float = 1.0) -> Frame | None:
+        """The next frame, or None if none arrived within ``timeout_s``."""
+        ...
+
+    def ack(self, frame: Frame) -> None:
+        """The pipeline is done with ``frame`` (analysed or deliberately skipped)."""
+        ...
+
+    def stats(self) -> SourceStats: ...
+
+
+class CaptureClock:
+    """Keeps one camera's capture times strictly increasing (a clock step back, two
+    files with one mtime) and counts every correction."""
+
+    def __init__(self, camera_id: str) -> None:
+        self._camera_id = camera_id
+        self._last: int | None = None
+        self.corrections = 0
+
+    def stamp(self, t_us: int) -> int:
+        if self._last is not None and t_us <= self._last:
+            if self._last - t_us > 1_000_000 and self.corrections % 100 == 0:
+                log.warning(
+                    "capture clock ran backwards; times held monotonic",
+                    extra={"camera_id": self._camera_id, "back_by_us": self._last - t_us},
+                )
+            self.corrections += 1
+            t_us = self._last + 1
+        self._last = t_us
+        return t_us
+
+
+def now_us() -> int:
+    return time.time_ns() // 1000
+
+
+class Backoff:
+    """Exponential backoff with jitter, so a fleet of gateways does not reconnect in step."""
+
+    def __init__(self, settings: SourceSettings, rng: random.Random | None = None) -> None:
+        self._initial = settings.reconnect_initial_s
+        self._max = settings.reconnect_max_s
+        self._jitter = settings.reconnect_jitter
+        self._rng = rng or random.Random()
+        self._attempt = 0
+
+    def reset(self) -> None:
+        self._attempt = 0
+
+    def next_delay(self) -> float:
+        base = min(self._max, self._initial * (2.0 ** min(self._attempt, 30)))
+        self._attempt += 1
+        spread = base * self._jitter
+        return max(0.0, min(self._max, base + self._rng.uniform(-spread, spread)))
+
+
+_USERINFO = re.compile(r"^([a-z][a-z0-9+.-]*://)([^/@]*@)", re.IGNORECASE)
+_SECRET_QUERY = re.compile(
+    r"([?&](?:[^=&#]*(?:token|pass|pwd|secret|key|auth|sig|session)[^=&#]*)=)[^&#]*",
+    re.IGNORECASE,
+)
+
+
+def safe_uri(uri: str) -> str:
+    """The URI without credentials (password, bare token userinfo, secret query values),
+    fit for logs and ``Frame.source_ref``."""
+    out = _SECRET_QUERY.sub(r"\1***", uri)
+    m = _USERINFO.match(out)
+    if not m:
+        return out
+    userinfo = m.group(2)[:-1]
+    shown = f"{userinfo.split(':', 1)[0]}:***" if ":" in userinfo else "***"
+    return f"{m.group(1)}{shown}@{out[m.end() :]}"
+
+
+def valid_image(img: object) -> bool:
+    return (
+        isinstance(img, np.ndarray)
+        and img.dtype == np.uint8
+        and img.ndim == 3
+        and img.shape[2] == 3
+        and img.shape[0] > 0
+        and img.shape[1] > 0
+    )
+
+
+def open_source(
+    camera_id: str,
+    uri: str,
+    settings: SourceSettings,
+    *,
+    data_dir: Path,
+    limits: ImageLimits | None = None,
+) -> FrameSource:
+    """Build (without starting) the source for ``uri``; SourceError if it is malformed."""
+    from edge.gateway.file_source import FileSource
+    from edge.gateway.folder_source import FolderSource
+    from edge.gateway.stream_source import StreamSource
+
+    limits = limits or ImageLimits()
+    kind, target = parse_uri(uri)
+    if kind == "file":
+        return FileSource(camera_id, Path(target), settings, limits)
+    if kind == "folder":
+        return FolderSource(camera_id, Path(target), settings, limits, data_dir)
+    if kind == "usb":
+        return StreamSource(camera_id, int(target), settings)
+    return StreamSource(camera_id, target, settings)
+
+
+def parse_uri(uri: str) -> tuple[str, str]:
+    """(kind, target) for a source URI: file/folder -> path, usb -> index, stream -> URL."""
+    text = uri.strip()
+    lowered = text.lower()
+    for prefix, kind in (("file:", "file"), ("folder:", "folder")):
+        if lowered.startswith(prefix):
+            path = text[len(prefix) :]
+            if path.startswith("//"):
+                path = path[2:]
+            if not path:
+                raise SourceError(
+                    f"source {uri!r}: {prefix} needs a path (e.g. {prefix}/data/cam1)"
+                )
+            return kind, path
+    if lowered.startswith("usb:"):
+        index = text[4:]
+        if not index.isdigit() or int(index) > 63:
+            raise SourceError(f"source {uri!r}: usb: needs a device number 0-63 (e.g. usb:0)")
+        return "usb", index
+    if lowered.startswith(("rtsp://", "rtsps://", "http://", "https://")):
+        host = text.split("://", 1)[1].split("/", 1)[0].rsplit("@", 1)[-1]
+        if not host or any(c.isspace() for c in text):
+            raise SourceError(f"source {safe_uri(uri)!r}: stream URL has no host or has spaces")
+        return "stream", text
+    hint = ""
+    if text and Path(text).exists():
+        guess = "folder" if Path(text).is_dir() else "file"
+        hint = f"; did you mean {guess}:{text}?"
+    raise SourceError(f"source {safe_uri(uri)!r} is not supported: allowed {ALLOWED_TEXT}{hint}")
