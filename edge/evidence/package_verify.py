@@ -21,7 +21,7 @@ from edge.evidence.model import (
     event_from_dict,
     event_hash,
 )
-from edge.evidence.package import FORMAT, MANIFEST, VERSION
+from edge.evidence.package import FORMAT, MANIFEST, SAFE_NAME, VERSION
 from edge.evidence.signing import load_public_key_pem, public_key_fingerprint, verify_event
 
 
@@ -81,6 +81,9 @@ def _check_blobs(folder: Path, rel: str, event: MatchEvent, problems: list[str])
     for name in sorted(present - listed):
         problems.append(f"{rel}/blobs/{name}: not referenced by the event")
     for b in event.blobs:
+        if not SAFE_NAME.match(b.name) or ".." in b.name:
+            problems.append(f"{rel}/event.json: blob name {b.name[:80]!r} is not a safe file name")
+            continue
         path = folder / "blobs" / b.name
         if not path.is_file():
             problems.append(f"{rel}/blobs/{b.name}: missing")

@@ -163,3 +163,12 @@ def test_writer_refuses_what_it_cannot_prove(tmp_path: Path, make_chain) -> None
     (tmp_path / "c" / "x").write_text("x")
     with pytest.raises(EvidenceError, match="not an empty folder"):
         write_package(tmp_path / "c", [no_pred], [], pem)
+
+
+def test_blob_names_cannot_escape_the_package(package: Path) -> None:
+    ev = _event_dir(package, 0)
+    doc = json.loads((ev / "event.json").read_text())
+    doc["event"]["blobs"][0]["name"] = "../../../../etc/hostname"
+    (ev / "event.json").write_text(json.dumps(doc))
+    problems = verify_package(package)
+    assert any("is not a safe file name" in p for p in problems), problems
