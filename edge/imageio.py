@@ -45,6 +45,10 @@ IMAGE_EXTENSIONS = frozenset(
 _FULL_DECODE_FACTOR = 2
 _REDUCIBLE = {"JPEG", "MPO"}
 _EXIF_ORIENTATION = 0x0112
+#: no face or plate fits in a thinner picture, and detectors that letterbox to a square
+#: input cannot even resize a strip more elongated than this
+MIN_SIDE = 8
+MAX_ASPECT = 20
 
 
 @dataclass(frozen=True, slots=True)
@@ -121,6 +125,11 @@ def _open(data: bytes, name: str) -> PILImage.Image:
     width, height = pil.size
     if width <= 0 or height <= 0:
         raise ImageDecodeError(f"{name}: image has no pixels ({width}x{height})")
+    if min(width, height) < MIN_SIDE or max(width, height) > MAX_ASPECT * min(width, height):
+        raise InputError(
+            f"{name}: a {width}x{height} image cannot be analysed (allowed: sides of at "
+            f"least {MIN_SIDE} px, the longer at most {MAX_ASPECT} times the shorter)"
+        )
     return pil
 
 

@@ -68,13 +68,14 @@ def build_matrix(src: Path, out: Path) -> dict[str, Path]:
     put("truncated", "i_truncated.jpg").write_bytes(data[: len(data) // 3])
     put("text", "j_notes.jpg").write_text("not a picture, 不是图片\n", encoding="utf-8")
     put("corrupt", "k_corrupt.png").write_bytes(b"\x89PNG\r\n\x1a\n" + bytes(range(256)) * 4)
+    PILImage.new("RGB", (5, 3000)).save(put("strip", "l_strip.png"))
     files["explicit_txt"] = out / "readme.txt"
     files["explicit_txt"].write_text("hello", encoding="utf-8")
     files["missing"] = out / "no_such_photo.jpg"
     return files
 
 
-BROKEN = ("empty", "truncated", "text", "corrupt", "explicit_txt", "missing")
+BROKEN = ("empty", "truncated", "text", "corrupt", "strip", "explicit_txt", "missing")
 
 
 @pytest.fixture(scope="module")
@@ -116,6 +117,7 @@ def test_every_input_gets_one_line_and_exit_1(json_run: Any, matrix: dict[str, P
         ("truncated", "truncated or corrupt"),
         ("text", "not a readable image (allowed: JPEG, PNG, BMP, WebP, TIFF)"),
         ("corrupt", "allowed: JPEG, PNG, BMP, WebP, TIFF"),
+        ("strip", "a 5x3000 image cannot be analysed"),
         ("explicit_txt", "not a readable image"),
         ("missing", "no such file"),
     ],

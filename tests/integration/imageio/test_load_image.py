@@ -122,17 +122,17 @@ def test_alpha_composited_on_white(tmp_path: Path) -> None:
 
 
 def test_16bit_png_scaled(tmp_path: Path) -> None:
-    values = np.array([[0, 257, 32896, 65535]], dtype=np.uint16)
+    values = np.tile(np.array([[0, 257, 32896, 65535]], dtype=np.uint16), (8, 2))
     path = tmp_path / "g16.png"
     PILImage.fromarray(values).save(path)
     got = load_image(path, LIMITS).image
-    assert got[0, :, 0].tolist() == [0, 1, 128, 255]
+    assert got[0, :, 0].tolist() == [0, 1, 128, 255] * 2
 
 
 def test_16bit_rgb_png(tmp_path: Path) -> None:
     import cv2
 
-    bgr16 = np.zeros((4, 4, 3), np.uint16)
+    bgr16 = np.zeros((8, 8, 3), np.uint16)
     bgr16[..., 2] = 65535  # red, stored BGR by OpenCV
     path = tmp_path / "rgb16.png"
     assert cv2.imwrite(str(path), bgr16)
@@ -193,3 +193,17 @@ def test_iter_image_paths(tmp_path: Path) -> None:
     got = list(iter_image_paths([tmp_path, explicit, missing]))
     rel = [p.relative_to(tmp_path).as_posix() for p in got]
     assert rel == ["a.webp", "b/2.JPG", "b/深/1.png", "c.tiff", "b/notes.txt", "missing.jpg"]
+
+
+@pytest.mark.parametrize("size", [(1, 1), (5, 3000), (4000, 3), (2100, 100)])
+def test_degenerate_shapes_refused(tmp_path: Path, size: tuple[int, int]) -> None:
+    path = tmp_path / "strip.png"
+    PILImage.new("RGB", size).save(path)
+    with pytest.raises(InputError, match=rf"{size[0]}x{size[1]} image cannot be analysed"):
+        load_image(path, LIMITS)
+
+
+def test_elongated_but_reasonable_shape_loads(tmp_path: Path) -> None:
+    path = tmp_path / "panorama.png"
+    PILImage.new("RGB", (2000, 100)).save(path)
+    assert load_image(path, LIMITS).width == 2000
