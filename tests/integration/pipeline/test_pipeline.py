@@ -1,0 +1,167 @@
+"""The per-camera pipeline on real models: only matches become evidence, and every
+face or plate that matched nothing is destroyed in the scene before encoding."""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+
+from edge.config import MatchConfig
+from edge.evidence.signing import generate_signing_key, verify_event
+from edge.gateway.config import CameraConfig, OutboxConfig
+from edge.gateway.evidence import EvidenceBuilder
+from edge.gateway.outbox import Outbox
+from edge.gateway.pipeline import CameraPipeline
+from edge.gateway.sources import Frame
+from edge.gateway.tracker import TrackerConfig
+from edge.vision.faces import FaceAnalyzer
+from edge.vision.plates import PlateRecognizer
+from edge.vision.types import Image
+from edge.watchlist.matcher import WatchlistMatcher
+from edge.watchlist.store import WatchlistFile
+from edge.wire.mapping import event_from_proto
+from edge.wire.v1 import events_pb2
+
+from .conftest import read, side_by_side
+
+
+class Fixed:
+    def __init__(self, matcher: WatchlistMatcher) -> None:
+        self.matcher = matcher
+
+    def current(self) -> WatchlistMatcher:
+        return self.matcher
+
+
+def make_pipeline(
+    tmp_path: Path,
+    faces: FaceAnalyzer,
+    plates: PlateRecognizer,
+    wl: WatchlistFile,
+) -> tuple[CameraPipeline, Outbox, object]:
+    key = generate_signing_key()
+    outbox = Outbox(tmp_path / "outbox.db", OutboxConfig())
+    outbox.open()
+    builder = EvidenceBuilder("gw-test", key, [faces.model_id, "y5fu_640x", "plate_rec_color"])
+    pipeline = CameraPipeline(
+        CameraConfig(id="cam-1", source="folder:/nowhere"),
+        faces,
+        plates,
+        Fixed(WatchlistMatcher(wl.snapshot(), MatchConfig())),
+        builder,
+        outbox,
+        TrackerConfig(),
+        plate_model_id="plate_rec_color",
+    )
+    return pipeline, outbox, key.public_key()
+
+
+def frames(image: Image, n: int, start: int = 0) -> list[Frame]:
+    return [
+        Frame("cam-1", start + i, 1_700_000_000_000_000 + (start + i) * 200_000, image, "t")
+        for i in range(n)
+    ]
+
+
+def decode(payload: bytes) -> tuple[object, bytes, dict[str, bytes]]:
+    pb = events_pb2.SignedEvent()
+    pb.ParseFromString(payload)
+    return event_from_proto(pb)
+
+
+@pytest.fixture()
+def watchlist(tmp_path: Path) -> WatchlistFile:
+    wl = WatchlistFile(tmp_path / "watchlist.db")
+    wl.open()
+    yield wl  # type: ignore[misc]
+    wl.close()
+
+
+def test_plate_match_becomes_one_signed_event(
+    tmp_path: Path,
+    face_analyzer: FaceAnalyzer,
+    plate_recognizer: PlateRecognizer,
+    watchlist: WatchlistFile,
+    toll_rows: list[tuple[Path, str]],
+) -> None:
+    path, text = toll_rows[0]
+    sid = watchlist.add_subject("vendor A")
+    watchlist.add_plate(sid, text)
+    pipeline, outbox, pub = make_pipeline(tmp_path, face_analyzer, plate_recognizer, watchlist)
+    image = read(path)
+    events = [e for f in frames(image, 4) for e in pipeline.process(f)]
+    assert len(events) == 1, "one event per matched track, not one per frame"
+    pending = outbox.pending()
+    assert len(pending) == 1
+    event, sig, blobs = decode(pending[0].payload)
+    verify_event(pub, event, sig)  # type: ignore[arg-type]
+    assert event.plates[0].text == text and event.plates[0].subject_id == sid  # type: ignore[attr-defined]
+    for ref in event.blobs:  # type: ignore[attr-defined]
+        assert hashlib.sha256(blobs[ref.name]).hexdigest() == ref.sha256
+    assert event.sequence == 1  # type: ignore[attr-defined]
+
+
+def test_unmatched_scene_produces_nothing(
+    tmp_path: Path,
+    face_analyzer: FaceAnalyzer,
+    plate_recognizer: PlateRecognizer,
+    watchlist: WatchlistFile,
+    eval_dir: Path,
+    toll_rows: list[tuple[Path, str]],
+) -> None:
+    sid = watchlist.add_subject("someone else")
+    watchlist.add_plate(sid, "粤B12345")
+    pipeline, outbox, _ = make_pipeline(tmp_path, face_analyzer, plate_recognizer, watchlist)
+    for i, p in enumerate([eval_dir / "privacy/group_insightface_t1.jpg", toll_rows[1][0]]):
+        for f in frames(read(p), 2, start=10 * i):
+            assert pipeline.process(f) == []
+    assert pipeline.stats.faces_detected >= 6
+    assert outbox.pending() == []
+
+
+def test_face_match_keeps_only_the_match_sharp(
+    tmp_path: Path,
+    face_analyzer: FaceAnalyzer,
+    plate_recognizer: PlateRecognizer,
+    watchlist: WatchlistFile,
+    eval_dir: Path,
+    person_photos: list[Path],
+) -> None:
+    enrol = face_analyzer.analyze(read(person_photos[0]))
+    assert len(enrol) == 1 and enrol[0].embedding is not None
+    sid = watchlist.add_subject("person")
+    watchlist.add_face_template(sid, enrol[0].embedding)
+    pipeline, outbox, _ = make_pipeline(tmp_path, face_analyzer, plate_recognizer, watchlist)
+    group = read(eval_dir / "privacy/group_insightface_t1.jpg")
+    scene = side_by_side(read(person_photos[1]), group)
+    events = [e for f in frames(scene, 3) for e in pipeline.process(f)]
+    assert len(events) == 1
+    event, _, blobs = decode(outbox.pending()[0].payload)
+    assert [h.subject_id for h in event.faces] == [sid]  # type: ignore[attr-defined]
+    stored = cv2.imdecode(np.frombuffer(blobs["scene.jpg"], np.uint8), cv2.IMREAD_COLOR)
+    assert stored.shape == scene.shape
+    matched_box = event.faces[0].box  # type: ignore[attr-defined]
+    others = [d for d in face_analyzer.detect(scene) if d.box.iou(_box(matched_box)) < 0.3]
+    assert len(others) >= 6
+    # recognisability: the embedding of each redacted region vs the original face
+    before = face_analyzer.embed_faces(scene, others)
+    after = face_analyzer.embed_faces(stored, others)
+    for d, a, b in zip(others, before, after, strict=True):
+        assert a.embedding is not None and b.embedding is not None
+        sim = float(a.embedding.vector @ b.embedding.vector)
+        assert sim < 0.3, f"unmatched face at {d.box.as_list()} is still recognisable ({sim:.2f})"
+    # nobody else's face survives in the stored scene either
+    assert len([d for d in face_analyzer.detect(stored) if d.score > 0.6]) <= 1
+    x1, y1, x2, y2 = (int(v) for v in matched_box)
+    sharp = np.corrcoef(scene[y1:y2, x1:x2].ravel(), stored[y1:y2, x1:x2].ravel())[0, 1]
+    assert sharp > 0.95
+
+
+def _box(b: tuple[float, float, float, float]):  # type: ignore[no-untyped-def]
+    from edge.vision.types import Box
+
+    return Box(*b)
