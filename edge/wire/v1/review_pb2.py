@@ -25,7 +25,7 @@ _sym_db = _symbol_database.Default()
 from edge.wire.v1 import events_pb2 as edge_dot_v1_dot_events__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x14\x65\x64ge/v1/review.proto\x12\x07\x65\x64ge.v1\x1a\x14\x65\x64ge/v1/events.proto\"\x9b\x02\n\rSearchRequest\x12\r\n\x05plate\x18\x01 \x01(\t\x12\x12\n\nsubject_id\x18\x02 \x01(\t\x12\x11\n\tcamera_id\x18\x03 \x01(\t\x12\x12\n\ngateway_id\x18\x04 \x01(\t\x12\x10\n\x08since_us\x18\x05 \x01(\x03\x12\x10\n\x08until_us\x18\x06 \x01(\x03\x12!\n\x07verdict\x18\x07 \x01(\x0e\x32\x10.edge.v1.Verdict\x12*\n\tintegrity\x18\x08 \x01(\x0e\x32\x17.edge.v1.IntegrityState\x12\x12\n\nface_photo\x18\t \x01(\x0c\x12\r\n\x05limit\x18\n \x01(\r\x12\x12\n\npage_token\x18\x0b \x01(\t\x12\x16\n\x0emin_similarity\x18\x0c \x01(\x01\"\xc3\x02\n\x0c\x45ventSummary\x12\x10\n\x08\x65vent_id\x18\x01 \x01(\t\x12\x12\n\ngateway_id\x18\x02 \x01(\t\x12\x11\n\tcamera_id\x18\x03 \x01(\t\x12\x16\n\x0e\x63\x61ptured_at_us\x18\x04 \x01(\x03\x12\x0c\n\x04kind\x18\x05 \x01(\t\x12\x13\n\x0bsubject_ids\x18\x06 \x03(\t\x12\x13\n\x0bplate_texts\x18\x07 \x03(\t\x12\x17\n\x0f\x62\x65st_similarity\x18\x08 \x01(\x01\x12!\n\x07verdict\x18\t \x01(\x0e\x32\x10.edge.v1.Verdict\x12*\n\tintegrity\x18\n \x01(\x0e\x32\x17.edge.v1.IntegrityState\x12\x16\n\x0ereceived_at_us\x18\x0b \x01(\x03\x12\x10\n\x08sequence\x18\x0c \x01(\x04\x12\x18\n\x10photo_similarity\x18\r \x01(\x01\"M\n\x0bSearchReply\x12%\n\x06\x65vents\x18\x01 \x03(\x0b\x32\x15.edge.v1.EventSummary\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"#\n\x0fGetEventRequest\x12\x10\n\x08\x65vent_id\x18\x01 \x01(\t\"a\n\rVerdictRecord\x12!\n\x07verdict\x18\x01 \x01(\x0e\x32\x10.edge.v1.Verdict\x12\x0c\n\x04note\x18\x02 \x01(\t\x12\x10\n\x08reviewer\x18\x03 \x01(\t\x12\r\n\x05\x61t_us\x18\x04 \x01(\x03\"\xa4\x02\n\x0b\x45ventDetail\x12\"\n\x05\x65vent\x18\x01 \x01(\x0b\x32\x13.edge.v1.MatchEvent\x12\x11\n\tsignature\x18\x02 \x01(\x0c\x12\x12\n\nevent_hash\x18\x03 \x01(\t\x12*\n\tintegrity\x18\x04 \x01(\x0e\x32\x17.edge.v1.IntegrityState\x12\x18\n\x10integrity_detail\x18\x05 \x01(\t\x12\x16\n\x0ereceived_at_us\x18\x06 \x01(\x03\x12!\n\x07verdict\x18\x07 \x01(\x0e\x32\x10.edge.v1.Verdict\x12(\n\x08verdicts\x18\x08 \x03(\x0b\x32\x16.edge.v1.VerdictRecord\x12\x1f\n\x17gateway_key_fingerprint\x18\t \x01(\t\"0\n\x0eGetBlobRequest\x12\x10\n\x08\x65vent_id\x18\x01 \x01(\t\x12\x0c\n\x04name\x18\x02 \x01(\t\"P\n\x0b\x42lobContent\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x12\n\nmedia_type\x18\x02 \x01(\t\x12\x0e\n\x06sha256\x18\x03 \x01(\t\x12\x0f\n\x07\x63ontent\x18\x04 \x01(\x0c\"V\n\x11SetVerdictRequest\x12\x10\n\x08\x65vent_id\x18\x01 \x01(\t\x12!\n\x07verdict\x18\x02 \x01(\x0e\x32\x10.edge.v1.Verdict\x12\x0c\n\x04note\x18\x03 \x01(\t\"9\n\x0fSetVerdictReply\x12&\n\x06record\x18\x01 \x01(\x0b\x32\x16.edge.v1.VerdictRecord\"\"\n\rExportRequest\x12\x11\n\tevent_ids\x18\x01 \x03(\t\"F\n\x0b\x45xportChunk\x12\x0c\n\x04path\x18\x01 \x01(\t\x12\x0e\n\x06offset\x18\x02 \x01(\x04\x12\x0c\n\x04\x64\x61ta\x18\x03 \x01(\x0c\x12\x0b\n\x03\x65of\x18\x04 \x01(\x08\x32\xb4\x02\n\x06Review\x12\x36\n\x06Search\x12\x16.edge.v1.SearchRequest\x1a\x14.edge.v1.SearchReply\x12:\n\x08GetEvent\x12\x18.edge.v1.GetEventRequest\x1a\x14.edge.v1.EventDetail\x12\x38\n\x07GetBlob\x12\x17.edge.v1.GetBlobRequest\x1a\x14.edge.v1.BlobContent\x12\x42\n\nSetVerdict\x12\x1a.edge.v1.SetVerdictRequest\x1a\x18.edge.v1.SetVerdictReply\x12\x38\n\x06\x45xport\x12\x16.edge.v1.ExportRequest\x1a\x14.edge.v1.ExportChunk0\x01\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x14\x65\x64ge/v1/review.proto\x12\x07\x65\x64ge.v1\x1a\x14\x65\x64ge/v1/events.proto\"\x9b\x02\n\rSearchRequest\x12\r\n\x05plate\x18\x01 \x01(\t\x12\x12\n\nsubject_id\x18\x02 \x01(\t\x12\x11\n\tcamera_id\x18\x03 \x01(\t\x12\x12\n\ngateway_id\x18\x04 \x01(\t\x12\x10\n\x08since_us\x18\x05 \x01(\x03\x12\x10\n\x08until_us\x18\x06 \x01(\x03\x12!\n\x07verdict\x18\x07 \x01(\x0e\x32\x10.edge.v1.Verdict\x12*\n\tintegrity\x18\x08 \x01(\x0e\x32\x17.edge.v1.IntegrityState\x12\x12\n\nface_photo\x18\t \x01(\x0c\x12\r\n\x05limit\x18\n \x01(\r\x12\x12\n\npage_token\x18\x0b \x01(\t\x12\x16\n\x0emin_similarity\x18\x0c \x01(\x01\"\xd2\x02\n\x0c\x45ventSummary\x12\x10\n\x08\x65vent_id\x18\x01 \x01(\t\x12\x12\n\ngateway_id\x18\x02 \x01(\t\x12\x11\n\tcamera_id\x18\x03 \x01(\t\x12\x16\n\x0e\x63\x61ptured_at_us\x18\x04 \x01(\x03\x12\x0c\n\x04kind\x18\x05 \x01(\t\x12\x13\n\x0bsubject_ids\x18\x06 \x03(\t\x12\x13\n\x0bplate_texts\x18\x07 \x03(\t\x12\x17\n\x0f\x62\x65st_similarity\x18\x08 \x01(\x01\x12!\n\x07verdict\x18\t \x01(\x0e\x32\x10.edge.v1.Verdict\x12*\n\tintegrity\x18\n \x01(\x0e\x32\x17.edge.v1.IntegrityState\x12\x16\n\x0ereceived_at_us\x18\x0b \x01(\x03\x12\x10\n\x08sequence\x18\x0c \x01(\x04\x12\x18\n\x10photo_similarity\x18\r \x01(\x01\x12\r\n\x05label\x18\x0e \x01(\t\"M\n\x0bSearchReply\x12%\n\x06\x65vents\x18\x01 \x03(\x0b\x32\x15.edge.v1.EventSummary\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"#\n\x0fGetEventRequest\x12\x10\n\x08\x65vent_id\x18\x01 \x01(\t\"a\n\rVerdictRecord\x12!\n\x07verdict\x18\x01 \x01(\x0e\x32\x10.edge.v1.Verdict\x12\x0c\n\x04note\x18\x02 \x01(\t\x12\x10\n\x08reviewer\x18\x03 \x01(\t\x12\r\n\x05\x61t_us\x18\x04 \x01(\x03\"\xb3\x02\n\x0b\x45ventDetail\x12\"\n\x05\x65vent\x18\x01 \x01(\x0b\x32\x13.edge.v1.MatchEvent\x12\x11\n\tsignature\x18\x02 \x01(\x0c\x12\x12\n\nevent_hash\x18\x03 \x01(\t\x12*\n\tintegrity\x18\x04 \x01(\x0e\x32\x17.edge.v1.IntegrityState\x12\x18\n\x10integrity_detail\x18\x05 \x01(\t\x12\x16\n\x0ereceived_at_us\x18\x06 \x01(\x03\x12!\n\x07verdict\x18\x07 \x01(\x0e\x32\x10.edge.v1.Verdict\x12(\n\x08verdicts\x18\x08 \x03(\x0b\x32\x16.edge.v1.VerdictRecord\x12\x1f\n\x17gateway_key_fingerprint\x18\t \x01(\t\x12\r\n\x05label\x18\n \x01(\t\"0\n\x0eGetBlobRequest\x12\x10\n\x08\x65vent_id\x18\x01 \x01(\t\x12\x0c\n\x04name\x18\x02 \x01(\t\"P\n\x0b\x42lobContent\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x12\n\nmedia_type\x18\x02 \x01(\t\x12\x0e\n\x06sha256\x18\x03 \x01(\t\x12\x0f\n\x07\x63ontent\x18\x04 \x01(\x0c\"V\n\x11SetVerdictRequest\x12\x10\n\x08\x65vent_id\x18\x01 \x01(\t\x12!\n\x07verdict\x18\x02 \x01(\x0e\x32\x10.edge.v1.Verdict\x12\x0c\n\x04note\x18\x03 \x01(\t\"9\n\x0fSetVerdictReply\x12&\n\x06record\x18\x01 \x01(\x0b\x32\x16.edge.v1.VerdictRecord\"\"\n\rExportRequest\x12\x11\n\tevent_ids\x18\x01 \x03(\t\"F\n\x0b\x45xportChunk\x12\x0c\n\x04path\x18\x01 \x01(\t\x12\x0e\n\x06offset\x18\x02 \x01(\x04\x12\x0c\n\x04\x64\x61ta\x18\x03 \x01(\x0c\x12\x0b\n\x03\x65of\x18\x04 \x01(\x08\x32\xb4\x02\n\x06Review\x12\x36\n\x06Search\x12\x16.edge.v1.SearchRequest\x1a\x14.edge.v1.SearchReply\x12:\n\x08GetEvent\x12\x18.edge.v1.GetEventRequest\x1a\x14.edge.v1.EventDetail\x12\x38\n\x07GetBlob\x12\x17.edge.v1.GetBlobRequest\x1a\x14.edge.v1.BlobContent\x12\x42\n\nSetVerdict\x12\x1a.edge.v1.SetVerdictRequest\x1a\x18.edge.v1.SetVerdictReply\x12\x38\n\x06\x45xport\x12\x16.edge.v1.ExportRequest\x1a\x14.edge.v1.ExportChunk0\x01\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -35,27 +35,27 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_SEARCHREQUEST']._serialized_start=56
   _globals['_SEARCHREQUEST']._serialized_end=339
   _globals['_EVENTSUMMARY']._serialized_start=342
-  _globals['_EVENTSUMMARY']._serialized_end=665
-  _globals['_SEARCHREPLY']._serialized_start=667
-  _globals['_SEARCHREPLY']._serialized_end=744
-  _globals['_GETEVENTREQUEST']._serialized_start=746
-  _globals['_GETEVENTREQUEST']._serialized_end=781
-  _globals['_VERDICTRECORD']._serialized_start=783
-  _globals['_VERDICTRECORD']._serialized_end=880
-  _globals['_EVENTDETAIL']._serialized_start=883
-  _globals['_EVENTDETAIL']._serialized_end=1175
-  _globals['_GETBLOBREQUEST']._serialized_start=1177
-  _globals['_GETBLOBREQUEST']._serialized_end=1225
-  _globals['_BLOBCONTENT']._serialized_start=1227
-  _globals['_BLOBCONTENT']._serialized_end=1307
-  _globals['_SETVERDICTREQUEST']._serialized_start=1309
-  _globals['_SETVERDICTREQUEST']._serialized_end=1395
-  _globals['_SETVERDICTREPLY']._serialized_start=1397
-  _globals['_SETVERDICTREPLY']._serialized_end=1454
-  _globals['_EXPORTREQUEST']._serialized_start=1456
-  _globals['_EXPORTREQUEST']._serialized_end=1490
-  _globals['_EXPORTCHUNK']._serialized_start=1492
-  _globals['_EXPORTCHUNK']._serialized_end=1562
-  _globals['_REVIEW']._serialized_start=1565
-  _globals['_REVIEW']._serialized_end=1873
+  _globals['_EVENTSUMMARY']._serialized_end=680
+  _globals['_SEARCHREPLY']._serialized_start=682
+  _globals['_SEARCHREPLY']._serialized_end=759
+  _globals['_GETEVENTREQUEST']._serialized_start=761
+  _globals['_GETEVENTREQUEST']._serialized_end=796
+  _globals['_VERDICTRECORD']._serialized_start=798
+  _globals['_VERDICTRECORD']._serialized_end=895
+  _globals['_EVENTDETAIL']._serialized_start=898
+  _globals['_EVENTDETAIL']._serialized_end=1205
+  _globals['_GETBLOBREQUEST']._serialized_start=1207
+  _globals['_GETBLOBREQUEST']._serialized_end=1255
+  _globals['_BLOBCONTENT']._serialized_start=1257
+  _globals['_BLOBCONTENT']._serialized_end=1337
+  _globals['_SETVERDICTREQUEST']._serialized_start=1339
+  _globals['_SETVERDICTREQUEST']._serialized_end=1425
+  _globals['_SETVERDICTREPLY']._serialized_start=1427
+  _globals['_SETVERDICTREPLY']._serialized_end=1484
+  _globals['_EXPORTREQUEST']._serialized_start=1486
+  _globals['_EXPORTREQUEST']._serialized_end=1520
+  _globals['_EXPORTCHUNK']._serialized_start=1522
+  _globals['_EXPORTCHUNK']._serialized_end=1592
+  _globals['_REVIEW']._serialized_start=1595
+  _globals['_REVIEW']._serialized_end=1903
 # @@protoc_insertion_point(module_scope)

@@ -96,6 +96,7 @@ class EventSummary(_message.Message):
     RECEIVED_AT_US_FIELD_NUMBER: _builtins.int
     SEQUENCE_FIELD_NUMBER: _builtins.int
     PHOTO_SIMILARITY_FIELD_NUMBER: _builtins.int
+    LABEL_FIELD_NUMBER: _builtins.int
     event_id: _builtins.str
     gateway_id: _builtins.str
     camera_id: _builtins.str
@@ -110,6 +111,8 @@ class EventSummary(_message.Message):
     sequence: _builtins.int
     photo_similarity: _builtins.float
     """similarity to SearchRequest.face_photo, when given"""
+    label: _builtins.str
+    """watchlist label of the first subject ("" if removed)"""
     @_builtins.property
     def subject_ids(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]: ...
     @_builtins.property
@@ -130,10 +133,11 @@ class EventSummary(_message.Message):
         received_at_us: _builtins.int = ...,
         sequence: _builtins.int = ...,
         photo_similarity: _builtins.float = ...,
+        label: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["best_similarity", b"best_similarity", "camera_id", b"camera_id", "captured_at_us", b"captured_at_us", "event_id", b"event_id", "gateway_id", b"gateway_id", "integrity", b"integrity", "kind", b"kind", "photo_similarity", b"photo_similarity", "plate_texts", b"plate_texts", "received_at_us", b"received_at_us", "sequence", b"sequence", "subject_ids", b"subject_ids", "verdict", b"verdict"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["best_similarity", b"best_similarity", "camera_id", b"camera_id", "captured_at_us", b"captured_at_us", "event_id", b"event_id", "gateway_id", b"gateway_id", "integrity", b"integrity", "kind", b"kind", "label", b"label", "photo_similarity", b"photo_similarity", "plate_texts", b"plate_texts", "received_at_us", b"received_at_us", "sequence", b"sequence", "subject_ids", b"subject_ids", "verdict", b"verdict"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -225,6 +229,7 @@ class EventDetail(_message.Message):
     VERDICT_FIELD_NUMBER: _builtins.int
     VERDICTS_FIELD_NUMBER: _builtins.int
     GATEWAY_KEY_FINGERPRINT_FIELD_NUMBER: _builtins.int
+    LABEL_FIELD_NUMBER: _builtins.int
     signature: _builtins.bytes
     event_hash: _builtins.str
     integrity: _events_pb2.IntegrityState.ValueType
@@ -234,6 +239,8 @@ class EventDetail(_message.Message):
     verdict: _events_pb2.Verdict.ValueType
     """latest verdict"""
     gateway_key_fingerprint: _builtins.str
+    label: _builtins.str
+    """watchlist label of the first subject ("" if removed)"""
     @_builtins.property
     def event(self) -> _events_pb2.MatchEvent: ...
     @_builtins.property
@@ -252,10 +259,11 @@ class EventDetail(_message.Message):
         verdict: _events_pb2.Verdict.ValueType = ...,
         verdicts: _abc.Iterable[Global___VerdictRecord] | None = ...,
         gateway_key_fingerprint: _builtins.str = ...,
+        label: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["event", b"event"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["event", b"event", "event_hash", b"event_hash", "gateway_key_fingerprint", b"gateway_key_fingerprint", "integrity", b"integrity", "integrity_detail", b"integrity_detail", "received_at_us", b"received_at_us", "signature", b"signature", "verdict", b"verdict", "verdicts", b"verdicts"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["event", b"event", "event_hash", b"event_hash", "gateway_key_fingerprint", b"gateway_key_fingerprint", "integrity", b"integrity", "integrity_detail", b"integrity_detail", "label", b"label", "received_at_us", b"received_at_us", "signature", b"signature", "verdict", b"verdict", "verdicts", b"verdicts"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
