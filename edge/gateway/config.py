@@ -91,6 +91,61 @@ class LoggingConfig(StrictModel):
     backups: int = Field(default=5, ge=0, le=100)
 
 
+class SourceSettings(StrictModel):
+    """How camera sources connect, reconnect and poll (one block for every camera)."""
+
+    reconnect_initial_s: float = Field(default=1.0, gt=0.0, le=60.0)
+    reconnect_max_s: float = Field(default=30.0, gt=0.0, le=3600.0)
+    reconnect_jitter: float = Field(default=0.25, ge=0.0, le=1.0, description="fraction")
+    open_timeout_s: float = Field(default=10.0, gt=0.0, le=300.0)
+    stall_timeout_s: float = Field(default=10.0, gt=0.0, le=3600.0, description="no frame")
+    read_failures_before_reconnect: int = Field(default=3, ge=1, le=1000)
+    buffer_frames: int = Field(default=4, ge=1, le=256, description="per live camera")
+    max_corrupt_run: int = Field(default=100, ge=1, description="file: give up after")
+    folder_poll_s: float = Field(default=1.0, gt=0.0, le=3600.0)
+    folder_stable_polls: int = Field(default=2, ge=1, le=100)
+
+    @model_validator(mode="after")
+    def _order(self) -> SourceSettings:
+        if self.reconnect_max_s < self.reconnect_initial_s:
+            raise ValueError("reconnect_max_s must be >= reconnect_initial_s")
+        return self
+
+
+class SamplerConfig(StrictModel):
+    queue_per_camera: int = Field(
+        default=4, ge=1, le=1000, description="frames waiting for recognition, per camera"
+    )
+
+
+class TrackerConfig(StrictModel):
+    high_score: float = Field(default=0.5, gt=0.0, le=1.0, description="starts/extends tracks")
+    low_score: float = Field(default=0.1, ge=0.0, le=1.0, description="may only extend tracks")
+    iou_match: float = Field(default=0.3, gt=0.0, lt=1.0)
+    iou_match_low: float = Field(default=0.5, gt=0.0, lt=1.0)
+    min_hits: int = Field(default=1, ge=1, le=30, description="hits before a track counts")
+    max_missed: int = Field(default=8, ge=0, le=1000, description="analysed frames")
+    best_shots: int = Field(default=3, ge=1, le=20)
+    embed_min_quality: float = Field(default=0.3, ge=0.0, le=1.0)
+    embed_margin: float = Field(default=0.05, ge=0.0, le=1.0)
+    max_embeds: int = Field(default=3, ge=1, le=50)
+    max_tracks: int = Field(default=256, ge=1, le=10_000)
+
+    @model_validator(mode="after")
+    def _scores(self) -> TrackerConfig:
+        if self.low_score > self.high_score:
+            raise ValueError(f"low_score {self.low_score} must be <= high_score {self.high_score}")
+        return self
+
+
+class TrackingConfig(StrictModel):
+    """One tracker per camera and kind. A track's ``embed`` flag marks a clearly better
+    shot: for faces it is worth (re)embedding, for plates worth (re)reading."""
+
+    faces: TrackerConfig = TrackerConfig()
+    plates: TrackerConfig = TrackerConfig()
+
+
 class GatewayConfig(StrictModel):
     kind: Literal["gateway"] = "gateway"
     gateway_id: str = Field(pattern=ID_PATTERN)
@@ -103,6 +158,9 @@ class GatewayConfig(StrictModel):
     outbox: OutboxConfig = OutboxConfig()
     uplink: UplinkConfig = UplinkConfig()
     logging: LoggingConfig = LoggingConfig()
+    sources: SourceSettings = SourceSettings()
+    sampler: SamplerConfig = SamplerConfig()
+    tracking: TrackingConfig = TrackingConfig()
 
     @model_validator(mode="after")
     def _unique_cameras(self) -> GatewayConfig:

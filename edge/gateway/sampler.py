@@ -19,19 +19,11 @@ from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from pydantic import Field
-
-from edge.config import StrictModel
 from edge.errors import ConfigError
+from edge.gateway.config import SamplerConfig as SamplerConfig
 from edge.gateway.sources import Frame
 
 log = logging.getLogger(__name__)
-
-
-class SamplerConfig(StrictModel):
-    queue_per_camera: int = Field(
-        default=4, ge=1, le=1000, description="frames waiting for recognition, per camera"
-    )
 
 
 class RateSampler:

@@ -24,37 +24,16 @@ from pathlib import Path
 from typing import Protocol, runtime_checkable
 
 import numpy as np
-from pydantic import Field, model_validator
 
-from edge.config import ImageLimits, StrictModel
+from edge.config import ImageLimits
 from edge.errors import SourceError
+from edge.gateway.config import SourceSettings as SourceSettings
 from edge.vision.types import Image
 
 log = logging.getLogger(__name__)
 
 SCHEMES = ("file:", "folder:", "rtsp://", "rtsps://", "http://", "https://", "usb:")
 ALLOWED_TEXT = "file:PATH, folder:PATH, rtsp://..., rtsps://..., http(s)://..., usb:N"
-
-
-class SourceSettings(StrictModel):
-    """How sources connect, reconnect and poll (one block for every camera)."""
-
-    reconnect_initial_s: float = Field(default=1.0, gt=0.0, le=60.0)
-    reconnect_max_s: float = Field(default=30.0, gt=0.0, le=3600.0)
-    reconnect_jitter: float = Field(default=0.25, ge=0.0, le=1.0, description="fraction")
-    open_timeout_s: float = Field(default=10.0, gt=0.0, le=300.0)
-    stall_timeout_s: float = Field(default=10.0, gt=0.0, le=3600.0, description="no frame")
-    read_failures_before_reconnect: int = Field(default=3, ge=1, le=1000)
-    buffer_frames: int = Field(default=4, ge=1, le=256, description="per live camera")
-    max_corrupt_run: int = Field(default=100, ge=1, description="file: give up after")
-    folder_poll_s: float = Field(default=1.0, gt=0.0, le=3600.0)
-    folder_stable_polls: int = Field(default=2, ge=1, le=100)
-
-    @model_validator(mode="after")
-    def _order(self) -> SourceSettings:
-        if self.reconnect_max_s < self.reconnect_initial_s:
-            raise ValueError("reconnect_max_s must be >= reconnect_initial_s")
-        return self
 
 
 @dataclass(frozen=True, slots=True, eq=False)

@@ -18,33 +18,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Generic, Literal, TypeVar
 
-from pydantic import Field, model_validator
-
-from edge.config import StrictModel
+from edge.gateway.config import TrackerConfig as TrackerConfig
 from edge.vision.types import Box
 
 P = TypeVar("P")
 TrackState = Literal["tentative", "confirmed", "finished"]
-
-
-class TrackerConfig(StrictModel):
-    high_score: float = Field(default=0.5, gt=0.0, le=1.0, description="starts/extends tracks")
-    low_score: float = Field(default=0.1, ge=0.0, le=1.0, description="may only extend tracks")
-    iou_match: float = Field(default=0.3, gt=0.0, lt=1.0)
-    iou_match_low: float = Field(default=0.5, gt=0.0, lt=1.0)
-    min_hits: int = Field(default=1, ge=1, le=30, description="hits before a track counts")
-    max_missed: int = Field(default=8, ge=0, le=1000, description="analysed frames")
-    best_shots: int = Field(default=3, ge=1, le=20)
-    embed_min_quality: float = Field(default=0.3, ge=0.0, le=1.0)
-    embed_margin: float = Field(default=0.05, ge=0.0, le=1.0)
-    max_embeds: int = Field(default=3, ge=1, le=50)
-    max_tracks: int = Field(default=256, ge=1, le=10_000)
-
-    @model_validator(mode="after")
-    def _scores(self) -> TrackerConfig:
-        if self.low_score > self.high_score:
-            raise ValueError(f"low_score {self.low_score} must be <= high_score {self.high_score}")
-        return self
 
 
 @dataclass(frozen=True, slots=True)
