@@ -25,45 +25,49 @@ _sym_db = _symbol_database.Default()
 from edge.wire.v1 import ingest_pb2 as edge_dot_v1_dot_ingest__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x13\x65\x64ge/v1/admin.proto\x12\x07\x65\x64ge.v1\x1a\x14\x65\x64ge/v1/ingest.proto\"\xfe\x01\n\x0bGatewayInfo\x12\x12\n\ngateway_id\x18\x01 \x01(\t\x12\x16\n\x0epublic_key_pem\x18\x02 \x01(\t\x12\x1e\n\x16public_key_fingerprint\x18\x03 \x01(\t\x12\x18\n\x10\x63\x65rt_fingerprint\x18\x04 \x01(\t\x12\x0f\n\x07revoked\x18\x05 \x01(\x08\x12\x18\n\x10registered_at_us\x18\x06 \x01(\x03\x12\x14\n\x0clast_seen_us\x18\x07 \x01(\x03\x12\x15\n\rlast_sequence\x18\x08 \x01(\x04\x12\x31\n\x0elast_heartbeat\x18\t \x01(\x0b\x32\x19.edge.v1.HeartbeatRequest\"\x15\n\x13ListGatewaysRequest\";\n\x11ListGatewaysReply\x12&\n\x08gateways\x18\x01 \x03(\x0b\x32\x14.edge.v1.GatewayInfo\"^\n\x16RegisterGatewayRequest\x12\x12\n\ngateway_id\x18\x01 \x01(\t\x12\x16\n\x0epublic_key_pem\x18\x02 \x01(\t\x12\x18\n\x10\x63\x65rt_fingerprint\x18\x03 \x01(\t\":\n\x14RevokeGatewayRequest\x12\x12\n\ngateway_id\x18\x01 \x01(\t\x12\x0e\n\x06reason\x18\x02 \x01(\t\"Y\n\x04User\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x1b\n\x04role\x18\x02 \x01(\x0e\x32\r.edge.v1.Role\x12\x15\n\rcreated_at_us\x18\x03 \x01(\x03\x12\x0f\n\x07revoked\x18\x04 \x01(\x08\"\x12\n\x10ListUsersRequest\".\n\x0eListUsersReply\x12\x1c\n\x05users\x18\x01 \x03(\x0b\x32\r.edge.v1.User\">\n\x11\x43reateUserRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x1b\n\x04role\x18\x02 \x01(\x0e\x32\r.edge.v1.Role\"=\n\x0f\x43reateUserReply\x12\x1b\n\x04user\x18\x01 \x01(\x0b\x32\r.edge.v1.User\x12\r\n\x05token\x18\x02 \x01(\t\"!\n\x11RevokeUserRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\"\x0f\n\rStatusRequest\"\xca\x01\n\x0bStatusReply\x12\x18\n\x10software_version\x18\x01 \x01(\t\x12\x10\n\x08\x64\x61tabase\x18\x02 \x01(\t\x12\x15\n\revents_stored\x18\x03 \x01(\x04\x12\x1d\n\x15\x65vents_pending_review\x18\x04 \x01(\x04\x12\x19\n\x11watchlist_version\x18\x05 \x01(\x04\x12&\n\x08gateways\x18\x06 \x03(\x0b\x32\x14.edge.v1.GatewayInfo\x12\x16\n\x0eserver_time_us\x18\x07 \x01(\x03\"\x14\n\x12\x41uditVerifyRequest\"\\\n\x10\x41uditVerifyReply\x12\n\n\x02ok\x18\x01 \x01(\x08\x12\x17\n\x0f\x65ntries_checked\x18\x02 \x01(\x04\x12\x10\n\x08problems\x18\x03 \x03(\t\x12\x11\n\thead_hash\x18\x04 \x01(\t*P\n\x04Role\x12\x14\n\x10ROLE_UNSPECIFIED\x10\x00\x12\x0f\n\x0bROLE_VIEWER\x10\x01\x12\x11\n\rROLE_REVIEWER\x10\x02\x12\x0e\n\nROLE_ADMIN\x10\x03\x32\x9e\x04\n\x05\x41\x64min\x12H\n\x0cListGateways\x12\x1c.edge.v1.ListGatewaysRequest\x1a\x1a.edge.v1.ListGatewaysReply\x12H\n\x0fRegisterGateway\x12\x1f.edge.v1.RegisterGatewayRequest\x1a\x14.edge.v1.GatewayInfo\x12\x44\n\rRevokeGateway\x12\x1d.edge.v1.RevokeGatewayRequest\x1a\x14.edge.v1.GatewayInfo\x12?\n\tListUsers\x12\x19.edge.v1.ListUsersRequest\x1a\x17.edge.v1.ListUsersReply\x12\x42\n\nCreateUser\x12\x1a.edge.v1.CreateUserRequest\x1a\x18.edge.v1.CreateUserReply\x12\x37\n\nRevokeUser\x12\x1a.edge.v1.RevokeUserRequest\x1a\r.edge.v1.User\x12\x36\n\x06Status\x12\x16.edge.v1.StatusRequest\x1a\x14.edge.v1.StatusReply\x12\x45\n\x0b\x41uditVerify\x12\x1b.edge.v1.AuditVerifyRequest\x1a\x19.edge.v1.AuditVerifyReplyb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x13\x65\x64ge/v1/admin.proto\x12\x07\x65\x64ge.v1\x1a\x14\x65\x64ge/v1/ingest.proto\"\xa3\x02\n\x0bGatewayInfo\x12\x12\n\ngateway_id\x18\x01 \x01(\t\x12\x16\n\x0epublic_key_pem\x18\x02 \x01(\t\x12\x1e\n\x16public_key_fingerprint\x18\x03 \x01(\t\x12\x18\n\x10\x63\x65rt_fingerprint\x18\x04 \x01(\t\x12\x0f\n\x07revoked\x18\x05 \x01(\x08\x12\x18\n\x10registered_at_us\x18\x06 \x01(\x03\x12\x14\n\x0clast_seen_us\x18\x07 \x01(\x03\x12\x15\n\rlast_sequence\x18\x08 \x01(\x04\x12\x31\n\x0elast_heartbeat\x18\t \x01(\x0b\x32\x19.edge.v1.HeartbeatRequest\x12\x11\n\tlast_hash\x18\n \x01(\t\x12\x10\n\x08problems\x18\x0b \x03(\t\"\x15\n\x13ListGatewaysRequest\";\n\x11ListGatewaysReply\x12&\n\x08gateways\x18\x01 \x03(\x0b\x32\x14.edge.v1.GatewayInfo\"^\n\x16RegisterGatewayRequest\x12\x12\n\ngateway_id\x18\x01 \x01(\t\x12\x16\n\x0epublic_key_pem\x18\x02 \x01(\t\x12\x18\n\x10\x63\x65rt_fingerprint\x18\x03 \x01(\t\":\n\x14RevokeGatewayRequest\x12\x12\n\ngateway_id\x18\x01 \x01(\t\x12\x0e\n\x06reason\x18\x02 \x01(\t\"Y\n\x04User\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x1b\n\x04role\x18\x02 \x01(\x0e\x32\r.edge.v1.Role\x12\x15\n\rcreated_at_us\x18\x03 \x01(\x03\x12\x0f\n\x07revoked\x18\x04 \x01(\x08\"\x12\n\x10ListUsersRequest\".\n\x0eListUsersReply\x12\x1c\n\x05users\x18\x01 \x03(\x0b\x32\r.edge.v1.User\">\n\x11\x43reateUserRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x1b\n\x04role\x18\x02 \x01(\x0e\x32\r.edge.v1.Role\"=\n\x0f\x43reateUserReply\x12\x1b\n\x04user\x18\x01 \x01(\x0b\x32\r.edge.v1.User\x12\r\n\x05token\x18\x02 \x01(\t\"!\n\x11RevokeUserRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\"\x0f\n\rStatusRequest\"\xe3\x02\n\x0bStatusReply\x12\x18\n\x10software_version\x18\x01 \x01(\t\x12\x10\n\x08\x64\x61tabase\x18\x02 \x01(\t\x12\x15\n\revents_stored\x18\x03 \x01(\x04\x12\x1d\n\x15\x65vents_pending_review\x18\x04 \x01(\x04\x12\x19\n\x11watchlist_version\x18\x05 \x01(\x04\x12&\n\x08gateways\x18\x06 \x03(\x0b\x32\x14.edge.v1.GatewayInfo\x12\x16\n\x0eserver_time_us\x18\x07 \x01(\x03\x12\x13\n\x0b\x64\x61tabase_ok\x18\x08 \x01(\x08\x12H\n\x13\x65vents_by_integrity\x18\t \x03(\x0b\x32+.edge.v1.StatusReply.EventsByIntegrityEntry\x1a\x38\n\x16\x45ventsByIntegrityEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\x04:\x02\x38\x01\"\x14\n\x12\x41uditVerifyRequest\"\\\n\x10\x41uditVerifyReply\x12\n\n\x02ok\x18\x01 \x01(\x08\x12\x17\n\x0f\x65ntries_checked\x18\x02 \x01(\x04\x12\x10\n\x08problems\x18\x03 \x03(\t\x12\x11\n\thead_hash\x18\x04 \x01(\t*P\n\x04Role\x12\x14\n\x10ROLE_UNSPECIFIED\x10\x00\x12\x0f\n\x0bROLE_VIEWER\x10\x01\x12\x11\n\rROLE_REVIEWER\x10\x02\x12\x0e\n\nROLE_ADMIN\x10\x03\x32\x9e\x04\n\x05\x41\x64min\x12H\n\x0cListGateways\x12\x1c.edge.v1.ListGatewaysRequest\x1a\x1a.edge.v1.ListGatewaysReply\x12H\n\x0fRegisterGateway\x12\x1f.edge.v1.RegisterGatewayRequest\x1a\x14.edge.v1.GatewayInfo\x12\x44\n\rRevokeGateway\x12\x1d.edge.v1.RevokeGatewayRequest\x1a\x14.edge.v1.GatewayInfo\x12?\n\tListUsers\x12\x19.edge.v1.ListUsersRequest\x1a\x17.edge.v1.ListUsersReply\x12\x42\n\nCreateUser\x12\x1a.edge.v1.CreateUserRequest\x1a\x18.edge.v1.CreateUserReply\x12\x37\n\nRevokeUser\x12\x1a.edge.v1.RevokeUserRequest\x1a\r.edge.v1.User\x12\x36\n\x06Status\x12\x16.edge.v1.StatusRequest\x1a\x14.edge.v1.StatusReply\x12\x45\n\x0b\x41uditVerify\x12\x1b.edge.v1.AuditVerifyRequest\x1a\x19.edge.v1.AuditVerifyReplyb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'edge.wire.v1.admin_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_ROLE']._serialized_start=1210
-  _globals['_ROLE']._serialized_end=1290
+  _globals['_STATUSREPLY_EVENTSBYINTEGRITYENTRY']._loaded_options = None
+  _globals['_STATUSREPLY_EVENTSBYINTEGRITYENTRY']._serialized_options = b'8\001'
+  _globals['_ROLE']._serialized_start=1400
+  _globals['_ROLE']._serialized_end=1480
   _globals['_GATEWAYINFO']._serialized_start=55
-  _globals['_GATEWAYINFO']._serialized_end=309
-  _globals['_LISTGATEWAYSREQUEST']._serialized_start=311
-  _globals['_LISTGATEWAYSREQUEST']._serialized_end=332
-  _globals['_LISTGATEWAYSREPLY']._serialized_start=334
-  _globals['_LISTGATEWAYSREPLY']._serialized_end=393
-  _globals['_REGISTERGATEWAYREQUEST']._serialized_start=395
-  _globals['_REGISTERGATEWAYREQUEST']._serialized_end=489
-  _globals['_REVOKEGATEWAYREQUEST']._serialized_start=491
-  _globals['_REVOKEGATEWAYREQUEST']._serialized_end=549
-  _globals['_USER']._serialized_start=551
-  _globals['_USER']._serialized_end=640
-  _globals['_LISTUSERSREQUEST']._serialized_start=642
-  _globals['_LISTUSERSREQUEST']._serialized_end=660
-  _globals['_LISTUSERSREPLY']._serialized_start=662
-  _globals['_LISTUSERSREPLY']._serialized_end=708
-  _globals['_CREATEUSERREQUEST']._serialized_start=710
-  _globals['_CREATEUSERREQUEST']._serialized_end=772
-  _globals['_CREATEUSERREPLY']._serialized_start=774
-  _globals['_CREATEUSERREPLY']._serialized_end=835
-  _globals['_REVOKEUSERREQUEST']._serialized_start=837
-  _globals['_REVOKEUSERREQUEST']._serialized_end=870
-  _globals['_STATUSREQUEST']._serialized_start=872
-  _globals['_STATUSREQUEST']._serialized_end=887
-  _globals['_STATUSREPLY']._serialized_start=890
-  _globals['_STATUSREPLY']._serialized_end=1092
-  _globals['_AUDITVERIFYREQUEST']._serialized_start=1094
-  _globals['_AUDITVERIFYREQUEST']._serialized_end=1114
-  _globals['_AUDITVERIFYREPLY']._serialized_start=1116
-  _globals['_AUDITVERIFYREPLY']._serialized_end=1208
-  _globals['_ADMIN']._serialized_start=1293
-  _globals['_ADMIN']._serialized_end=1835
+  _globals['_GATEWAYINFO']._serialized_end=346
+  _globals['_LISTGATEWAYSREQUEST']._serialized_start=348
+  _globals['_LISTGATEWAYSREQUEST']._serialized_end=369
+  _globals['_LISTGATEWAYSREPLY']._serialized_start=371
+  _globals['_LISTGATEWAYSREPLY']._serialized_end=430
+  _globals['_REGISTERGATEWAYREQUEST']._serialized_start=432
+  _globals['_REGISTERGATEWAYREQUEST']._serialized_end=526
+  _globals['_REVOKEGATEWAYREQUEST']._serialized_start=528
+  _globals['_REVOKEGATEWAYREQUEST']._serialized_end=586
+  _globals['_USER']._serialized_start=588
+  _globals['_USER']._serialized_end=677
+  _globals['_LISTUSERSREQUEST']._serialized_start=679
+  _globals['_LISTUSERSREQUEST']._serialized_end=697
+  _globals['_LISTUSERSREPLY']._serialized_start=699
+  _globals['_LISTUSERSREPLY']._serialized_end=745
+  _globals['_CREATEUSERREQUEST']._serialized_start=747
+  _globals['_CREATEUSERREQUEST']._serialized_end=809
+  _globals['_CREATEUSERREPLY']._serialized_start=811
+  _globals['_CREATEUSERREPLY']._serialized_end=872
+  _globals['_REVOKEUSERREQUEST']._serialized_start=874
+  _globals['_REVOKEUSERREQUEST']._serialized_end=907
+  _globals['_STATUSREQUEST']._serialized_start=909
+  _globals['_STATUSREQUEST']._serialized_end=924
+  _globals['_STATUSREPLY']._serialized_start=927
+  _globals['_STATUSREPLY']._serialized_end=1282
+  _globals['_STATUSREPLY_EVENTSBYINTEGRITYENTRY']._serialized_start=1226
+  _globals['_STATUSREPLY_EVENTSBYINTEGRITYENTRY']._serialized_end=1282
+  _globals['_AUDITVERIFYREQUEST']._serialized_start=1284
+  _globals['_AUDITVERIFYREQUEST']._serialized_end=1304
+  _globals['_AUDITVERIFYREPLY']._serialized_start=1306
+  _globals['_AUDITVERIFYREPLY']._serialized_end=1398
+  _globals['_ADMIN']._serialized_start=1483
+  _globals['_ADMIN']._serialized_end=2025
 # @@protoc_insertion_point(module_scope)

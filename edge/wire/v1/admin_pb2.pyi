@@ -58,6 +58,8 @@ class GatewayInfo(_message.Message):
     LAST_SEEN_US_FIELD_NUMBER: _builtins.int
     LAST_SEQUENCE_FIELD_NUMBER: _builtins.int
     LAST_HEARTBEAT_FIELD_NUMBER: _builtins.int
+    LAST_HASH_FIELD_NUMBER: _builtins.int
+    PROBLEMS_FIELD_NUMBER: _builtins.int
     gateway_id: _builtins.str
     public_key_pem: _builtins.str
     """Ed25519 signing key (SubjectPublicKeyInfo PEM)"""
@@ -69,9 +71,15 @@ class GatewayInfo(_message.Message):
     registered_at_us: _builtins.int
     last_seen_us: _builtins.int
     last_sequence: _builtins.int
+    last_hash: _builtins.str
+    """event_hash at last_sequence (chain head)"""
     @_builtins.property
     def last_heartbeat(self) -> _ingest_pb2.HeartbeatRequest:
         """absent before the first heartbeat"""
+
+    @_builtins.property
+    def problems(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
+        """integrity problems seen at ingest, newest last"""
 
     def __init__(
         self,
@@ -85,10 +93,12 @@ class GatewayInfo(_message.Message):
         last_seen_us: _builtins.int = ...,
         last_sequence: _builtins.int = ...,
         last_heartbeat: _ingest_pb2.HeartbeatRequest | None = ...,
+        last_hash: _builtins.str = ...,
+        problems: _abc.Iterable[_builtins.str] | None = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["last_heartbeat", b"last_heartbeat"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["cert_fingerprint", b"cert_fingerprint", "gateway_id", b"gateway_id", "last_heartbeat", b"last_heartbeat", "last_seen_us", b"last_seen_us", "last_sequence", b"last_sequence", "public_key_fingerprint", b"public_key_fingerprint", "public_key_pem", b"public_key_pem", "registered_at_us", b"registered_at_us", "revoked", b"revoked"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["cert_fingerprint", b"cert_fingerprint", "gateway_id", b"gateway_id", "last_hash", b"last_hash", "last_heartbeat", b"last_heartbeat", "last_seen_us", b"last_seen_us", "last_sequence", b"last_sequence", "problems", b"problems", "public_key_fingerprint", b"public_key_fingerprint", "public_key_pem", b"public_key_pem", "registered_at_us", b"registered_at_us", "revoked", b"revoked"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -328,6 +338,26 @@ Global___StatusRequest: _TypeAlias = StatusRequest  # noqa: Y015
 class StatusReply(_message.Message):
     DESCRIPTOR: _descriptor.Descriptor
 
+    @_typing.final
+    class EventsByIntegrityEntry(_message.Message):
+        DESCRIPTOR: _descriptor.Descriptor
+
+        KEY_FIELD_NUMBER: _builtins.int
+        VALUE_FIELD_NUMBER: _builtins.int
+        key: _builtins.str
+        value: _builtins.int
+        def __init__(
+            self,
+            *,
+            key: _builtins.str = ...,
+            value: _builtins.int = ...,
+        ) -> None: ...
+        _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+        def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+        _ClearFieldArgType: _TypeAlias = _typing.Literal["key", b"key", "value", b"value"]  # noqa: Y015
+        def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+        def WhichOneof(self, oneof_group: _Never) -> None: ...
+
     SOFTWARE_VERSION_FIELD_NUMBER: _builtins.int
     DATABASE_FIELD_NUMBER: _builtins.int
     EVENTS_STORED_FIELD_NUMBER: _builtins.int
@@ -335,6 +365,8 @@ class StatusReply(_message.Message):
     WATCHLIST_VERSION_FIELD_NUMBER: _builtins.int
     GATEWAYS_FIELD_NUMBER: _builtins.int
     SERVER_TIME_US_FIELD_NUMBER: _builtins.int
+    DATABASE_OK_FIELD_NUMBER: _builtins.int
+    EVENTS_BY_INTEGRITY_FIELD_NUMBER: _builtins.int
     software_version: _builtins.str
     database: _builtins.str
     """"sqlite" or "postgresql" """
@@ -342,8 +374,14 @@ class StatusReply(_message.Message):
     events_pending_review: _builtins.int
     watchlist_version: _builtins.int
     server_time_us: _builtins.int
+    database_ok: _builtins.bool
+    """the repository answered a ping"""
     @_builtins.property
     def gateways(self) -> _containers.RepeatedCompositeFieldContainer[Global___GatewayInfo]: ...
+    @_builtins.property
+    def events_by_integrity(self) -> _containers.ScalarMap[_builtins.str, _builtins.int]:
+        """"ok", "gap", "fork", ..."""
+
     def __init__(
         self,
         *,
@@ -354,10 +392,12 @@ class StatusReply(_message.Message):
         watchlist_version: _builtins.int = ...,
         gateways: _abc.Iterable[Global___GatewayInfo] | None = ...,
         server_time_us: _builtins.int = ...,
+        database_ok: _builtins.bool = ...,
+        events_by_integrity: _abc.Mapping[_builtins.str, _builtins.int] | None = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["database", b"database", "events_pending_review", b"events_pending_review", "events_stored", b"events_stored", "gateways", b"gateways", "server_time_us", b"server_time_us", "software_version", b"software_version", "watchlist_version", b"watchlist_version"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["database", b"database", "database_ok", b"database_ok", "events_by_integrity", b"events_by_integrity", "events_pending_review", b"events_pending_review", "events_stored", b"events_stored", "gateways", b"gateways", "server_time_us", b"server_time_us", "software_version", b"software_version", "watchlist_version", b"watchlist_version"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
