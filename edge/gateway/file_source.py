@@ -22,6 +22,7 @@ from edge.gateway.sources import (
     SourceSettings,
     SourceStats,
     now_us,
+    quiet_native_logs,
     valid_image,
 )
 from edge.imageio import IMAGE_EXTENSIONS, load_image
@@ -68,6 +69,7 @@ class FileSource:
             raise SourceError(f"camera {self._camera_id}: {self._ref}: no such file")
         if self._still:
             return
+        quiet_native_logs()
         cap = cv2.VideoCapture(str(self._path), cv2.CAP_FFMPEG)
         if not cap.isOpened():
             cap.release()

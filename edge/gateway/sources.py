@@ -16,6 +16,7 @@ sources (files, folders) are read at the pace of the consumer and lose nothing.
 from __future__ import annotations
 
 import logging
+import os
 import random
 import re
 import time
@@ -23,6 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol, runtime_checkable
 
+import cv2
 import numpy as np
 
 from edge.config import ImageLimits
@@ -114,6 +116,15 @@ class CaptureClock:
             t_us = self._last + 1
         self._last = t_us
         return t_us
+
+
+def quiet_native_logs() -> None:
+    """Keep FFmpeg/OpenCV from printing to stderr, past the redaction filter (their
+    messages can carry stream URLs). Our own logs report opens, stalls and drops.
+    Called by sources' start(); an operator's explicit settings are respected."""
+    os.environ.setdefault("OPENCV_FFMPEG_LOGLEVEL", "-8")  # AV_LOG_QUIET
+    if "OPENCV_LOG_LEVEL" not in os.environ:
+        cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_ERROR)
 
 
 def now_us() -> int:

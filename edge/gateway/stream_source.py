@@ -24,6 +24,7 @@ from edge.gateway.sources import (
     SourceSettings,
     SourceStats,
     now_us,
+    quiet_native_logs,
     safe_uri,
     valid_image,
 )
@@ -66,6 +67,7 @@ class StreamSource:
         return False
 
     def start(self) -> None:
+        quiet_native_logs()
         if self._thread is not None:
             return
         self._stop.clear()
