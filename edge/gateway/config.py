@@ -77,6 +77,9 @@ class UplinkConfig(StrictModel):
     max_in_flight: int = Field(default=32, ge=1, le=1024, description="unacked events")
     heartbeat_interval_s: float = Field(default=15.0, ge=1.0, le=3600.0)
     watchlist_sync_interval_s: float = Field(default=60.0, ge=1.0, le=86400.0)
+    max_message_bytes: int = Field(
+        default=32 << 20, ge=1 << 20, le=256 << 20, description="largest gRPC message either way"
+    )
 
     @model_validator(mode="after")
     def _order(self) -> UplinkConfig:
@@ -86,6 +89,7 @@ class UplinkConfig(StrictModel):
 
 
 class LoggingConfig(StrictModel):
+    level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     path: Path | None = Field(default=None, description="JSON-lines log file; None = stderr")
     max_bytes: int = Field(default=20 << 20, ge=64 << 10)
     backups: int = Field(default=5, ge=0, le=100)
