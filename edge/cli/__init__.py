@@ -24,6 +24,7 @@ COMMAND_MODULES = (
     "config_cmd",
     "init_cmd",
     "evidence",
+    "gateway",
 )
 
 Handler = Callable[[argparse.Namespace], int]

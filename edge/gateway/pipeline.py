@@ -13,11 +13,11 @@ from dataclasses import dataclass, field
 from typing import Protocol
 
 from edge.evidence.model import MatchEvent
-from edge.gateway.config import CameraConfig, NormRect
+from edge.gateway.config import CameraConfig, NormRect, TrackingConfig
 from edge.gateway.evidence import EvidenceBuilder, MatchedFace, MatchedPlate, SceneMatches
 from edge.gateway.outbox import Builder, OutboxEntry
 from edge.gateway.sources import Frame
-from edge.gateway.tracker import Detection, IouTracker, Track, TrackerConfig
+from edge.gateway.tracker import Detection, IouTracker, Track
 from edge.vision.face_quality import face_quality
 from edge.vision.faces import FaceAnalyzer, align_face
 from edge.vision.plates import PlateRecognizer
@@ -98,7 +98,7 @@ class CameraPipeline:
         matchers: MatcherSource,
         builder: EvidenceBuilder,
         sink: EvidenceSink,
-        tracking: TrackerConfig,
+        tracking: TrackingConfig,
         plate_model_id: str = "",
     ) -> None:
         self._camera = camera
@@ -107,8 +107,8 @@ class CameraPipeline:
         self._matchers = matchers
         self._builder = builder
         self._sink = sink
-        self._face_tracks: IouTracker[int] = IouTracker("face", tracking)
-        self._plate_tracks: IouTracker[int] = IouTracker("plate", tracking)
+        self._face_tracks: IouTracker[int] = IouTracker("face", tracking.faces)
+        self._plate_tracks: IouTracker[int] = IouTracker("plate", tracking.plates)
         self._face_state: dict[int, _TrackMatch] = {}
         self._plate_state: dict[int, _TrackMatch] = {}
         self._plate_model_id = plate_model_id

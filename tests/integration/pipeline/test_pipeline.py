@@ -12,12 +12,11 @@ import pytest
 
 from edge.config import MatchConfig
 from edge.evidence.signing import generate_signing_key, verify_event
-from edge.gateway.config import CameraConfig, OutboxConfig
+from edge.gateway.config import CameraConfig, OutboxConfig, TrackingConfig
 from edge.gateway.evidence import EvidenceBuilder
 from edge.gateway.outbox import Outbox
 from edge.gateway.pipeline import CameraPipeline
 from edge.gateway.sources import Frame
-from edge.gateway.tracker import TrackerConfig
 from edge.vision.faces import FaceAnalyzer
 from edge.vision.plates import PlateRecognizer
 from edge.vision.types import Image
@@ -54,7 +53,7 @@ def make_pipeline(
         Fixed(WatchlistMatcher(wl.snapshot(), MatchConfig())),
         builder,
         outbox,
-        TrackerConfig(),
+        TrackingConfig(),
         plate_model_id="plate_rec_color",
     )
     return pipeline, outbox, key.public_key()

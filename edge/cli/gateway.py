@@ -1,0 +1,110 @@
+"""`edgewatch gateway run`: the gateway composition root on the command line."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import signal
+import sys
+import threading
+from pathlib import Path
+from types import FrameType
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from edge.gateway.app import Gateway
+    from edge.gateway.config import GatewayConfig
+
+log = logging.getLogger(__name__)
+
+
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    p = sub.add_parser("gateway", help="run a camera gateway")
+    gsub = p.add_subparsers(dest="gateway_command", required=True)
+    r = gsub.add_parser("run", help="analyse cameras and deliver match evidence to the store")
+    r.add_argument("--config", type=Path, required=True, metavar="FILE")
+    r.add_argument(
+        "--source",
+        action="append",
+        default=[],
+        metavar="URI",
+        help="replaces the configured cameras (repeatable): file:PATH, folder:PATH, "
+        "rtsp://..., http(s)://..., usb:N",
+    )
+    r.add_argument("--once", action="store_true", help="process finite sources, deliver, exit")
+    r.add_argument("--deadline", type=float, metavar="SECONDS", help="with --once: give up after")
+    r.add_argument("--models", type=Path, metavar="DIR", help="model pack (else EDGE_MODELS_DIR)")
+    r.set_defaults(handler=run)
+
+
+def _with_sources(config: GatewayConfig, sources: list[str]) -> GatewayConfig:
+    from edge.gateway.config import CameraConfig
+
+    if not sources:
+        return config
+    base = config.cameras[0] if config.cameras else None
+    cams = [
+        CameraConfig(
+            id=f"cam-{i}",
+            source=uri,
+            fps=base.fps if base else 5.0,
+            recognisers=base.recognisers if base else ("faces", "plates"),
+        )
+        for i, uri in enumerate(sources, start=1)
+    ]
+    return config.model_copy(update={"cameras": cams})
+
+
+def run(args: argparse.Namespace) -> int:
+    from edge.config import load_model, resolve_models_dir
+    from edge.errors import ConfigError
+    from edge.gateway.app import Gateway
+    from edge.gateway.config import GatewayConfig
+    from edge.logs import setup_logging
+
+    config = load_model(GatewayConfig, args.config)
+    config = _with_sources(config, args.source)
+    if not config.cameras:
+        raise ConfigError(f"{args.config}: no cameras configured and no --source given")
+    if args.deadline is not None and not args.once:
+        raise ConfigError("--deadline needs --once")
+    lc = config.logging
+    setup_logging(
+        level=lc.level,
+        path=lc.path,
+        max_bytes=lc.max_bytes,
+        backups=lc.backups,
+        stderr=lc.path is None or None,
+    )
+    models = resolve_models_dir(args.models, config.vision.models_dir)
+    gateway = Gateway(config, models)
+    stop = threading.Event()
+
+    def on_signal(signum: int, _frame: FrameType | None) -> None:
+        log.info("signal received, stopping", extra={"signal": signum})
+        stop.set()
+
+    signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGINT, on_signal)
+    gateway.start(wait_for_sync_s=10.0 if args.once else 0.0)
+    try:
+        if args.once:
+            code, message = _once(gateway, args.deadline, stop)
+            print(message, file=sys.stderr if code else sys.stdout)
+            return code
+        stop.wait()
+        return 0
+    finally:
+        gateway.stop()
+
+
+def _once(gateway: Gateway, deadline: float | None, stop: threading.Event) -> tuple[int, str]:
+    from edge.gateway.app import run_once
+
+    result: list[tuple[int, str]] = []
+    t = threading.Thread(target=lambda: result.append(run_once(gateway, deadline)), daemon=True)
+    t.start()
+    while t.is_alive():
+        if stop.wait(0.2):
+            return 130, "interrupted before the outbox drained (it is kept on disk)"
+    return result[0]

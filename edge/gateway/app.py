@@ -1,0 +1,294 @@
+"""Gateway composition root: builds every part from the config, starts them in order
+(models, outbox, watchlist, uplink, pipelines, sources) and stops them in reverse."""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from edge import __version__
+from edge.errors import OutboxFullError
+from edge.evidence.signing import load_private_key
+from edge.gateway.config import CameraConfig, GatewayConfig
+from edge.gateway.evidence import EvidenceBuilder
+from edge.gateway.local_watchlist import LocalWatchlist
+from edge.gateway.outbox import Outbox, outbox_path
+from edge.gateway.pipeline import CameraPipeline
+from edge.gateway.sampler import FrameQueue, RateSampler
+from edge.gateway.sources import Frame, FrameSource, now_us, open_source
+from edge.gateway.uplink import Uplink
+from edge.health import CameraHealth, GatewayHealth
+from edge.modelpack import load_manifest
+from edge.vision.faces import DETECTOR_MODEL_IDS as FACE_DETECTOR_IDS
+from edge.vision.faces import FaceAnalyzer, load_face_analyzer
+from edge.vision.plate_readers import READER_MODEL_IDS
+from edge.vision.plates import DETECTOR_MODEL_IDS as PLATE_DETECTOR_IDS
+from edge.vision.plates import PlateRecognizer, load_plate_recognizer
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class _Camera:
+    config: CameraConfig
+    source: FrameSource
+    pipeline: CameraPipeline
+    sampler: RateSampler
+    errors: int = 0
+    last_error: str = ""
+    reader: threading.Thread | None = None
+    done: threading.Event = field(default_factory=threading.Event)
+
+
+class Gateway:
+    def __init__(self, config: GatewayConfig, models_dir: Path) -> None:
+        self._config = config
+        self._models_dir = models_dir
+        self._stopping = threading.Event()
+        self._cameras: dict[str, _Camera] = {}
+        self._queue = FrameQueue(config.sampler)
+        self._busy = threading.Event()
+        self._worker: threading.Thread | None = None
+        self._outbox: Outbox | None = None
+        self._watchlist: LocalWatchlist | None = None
+        self._uplink: Uplink | None = None
+        self._faces: FaceAnalyzer | None = None
+        self._plates: PlateRecognizer | None = None
+        self._started_us = 0
+
+    @property
+    def uplink(self) -> Uplink:
+        assert self._uplink is not None
+        return self._uplink
+
+    @property
+    def outbox(self) -> Outbox:
+        assert self._outbox is not None
+        return self._outbox
+
+    # -- lifecycle ---------------------------------------------------------------
+
+    def start(self, wait_for_sync_s: float = 0.0) -> None:
+        cfg = self._config
+        self._started_us = now_us()
+        self._load_models()
+        key = load_private_key(cfg.signing_key)
+        self._outbox = Outbox(outbox_path(cfg.data_dir), cfg.outbox)
+        self._outbox.open()
+        face_model = self._faces.model_id if self._faces else None
+        self._watchlist = LocalWatchlist(
+            cfg.data_dir / "watchlist.db", cfg.vision.match, face_model
+        )
+        self._watchlist.start()
+        self._uplink = Uplink(cfg, self._outbox, self._watchlist, self.health, face_model)
+        self._uplink.start()
+        if wait_for_sync_s > 0 and not self._uplink.synced.wait(wait_for_sync_s):
+            log.warning("store not reachable at start; matching with the local watchlist")
+        builder = EvidenceBuilder(cfg.gateway_id, key, self._model_ids())
+        for cam in cfg.cameras:
+            self._add_camera(cam, builder)
+        self._worker = threading.Thread(target=self._work, name="recognition", daemon=True)
+        self._worker.start()
+        for c in self._cameras.values():
+            c.source.start()
+            c.reader = threading.Thread(
+                target=self._read, args=(c,), name=f"read-{c.config.id}", daemon=True
+            )
+            c.reader.start()
+        log.info(
+            "gateway started", extra={"gateway_id": cfg.gateway_id, "cameras": len(self._cameras)}
+        )
+
+    def stop(self) -> None:
+        """Finish the frame in hand, persist, close everything in reverse order."""
+        self._stopping.set()
+        for c in self._cameras.values():
+            c.source.stop()
+            if c.reader is not None:
+                c.reader.join(timeout=10)
+        self._queue.close()
+        if self._worker is not None:
+            self._worker.join(timeout=60)
+        if self._uplink is not None:
+            self._uplink.stop()
+        if self._watchlist is not None:
+            self._watchlist.stop()
+        if self._outbox is not None:
+            self._outbox.close()
+        log.info("gateway stopped", extra={"gateway_id": self._config.gateway_id})
+
+    def _load_models(self) -> None:
+        cfg = self._config
+        manifest = load_manifest()
+        wanted = {r for c in cfg.cameras for r in c.recognisers}
+        if "faces" in wanted and cfg.vision.faces.enabled:
+            self._faces = load_face_analyzer(
+                self._models_dir, cfg.vision.faces, cfg.vision.runtime, manifest
+            )
+        if "plates" in wanted and cfg.vision.plates.enabled:
+            self._plates = load_plate_recognizer(
+                self._models_dir, cfg.vision.plates, cfg.vision.runtime, manifest
+            )
+
+    def _model_ids(self) -> list[str]:
+        vision = self._config.vision
+        ids = []
+        if self._faces is not None:
+            ids += [FACE_DETECTOR_IDS[vision.faces.detector], self._faces.model_id]
+        if self._plates is not None:
+            ids += [PLATE_DETECTOR_IDS[vision.plates.detector], self._plate_reader_id()]
+        return ids
+
+    def _plate_reader_id(self) -> str:
+        return str(READER_MODEL_IDS[self._config.vision.plates.reader])
+
+    def _add_camera(self, cam: CameraConfig, builder: EvidenceBuilder) -> None:
+        assert self._outbox is not None and self._watchlist is not None
+        source = open_source(
+            cam.id,
+            cam.source,
+            self._config.sources,
+            data_dir=self._config.data_dir,
+            limits=self._config.vision.images,
+        )
+        pipeline = CameraPipeline(
+            cam,
+            self._faces,
+            self._plates,
+            self._watchlist,
+            builder,
+            self._outbox,
+            self._config.tracking,
+            plate_model_id=self._plate_reader_id() if self._plates else "",
+        )
+        self._cameras[cam.id] = _Camera(cam, source, pipeline, RateSampler(cam.fps))
+
+    # -- threads -----------------------------------------------------------------
+
+    def _read(self, cam: _Camera) -> None:
+        """Capture thread: sample, then hand frames to recognition (bounded)."""
+        src = cam.source
+        while not self._stopping.is_set():
+            frame = src.read(timeout_s=0.5)
+            if frame is None:
+                if src.finished:
+                    break
+                continue
+            if not cam.sampler.admit(frame.captured_at_us):
+                src.ack(frame)
+                continue
+            while not self._queue.put(frame, live=src.live, timeout_s=0.5):
+                if self._stopping.is_set():
+                    return
+        cam.done.set()
+
+    def _work(self) -> None:
+        while True:
+            frame = self._queue.get(timeout_s=0.5)
+            if frame is None:
+                if self._stopping.is_set():
+                    return
+                continue
+            self._busy.set()
+            try:
+                self._analyse(frame)
+            finally:
+                self._busy.clear()
+
+    def _analyse(self, frame: Frame) -> None:
+        cam = self._cameras[frame.camera_id]
+        while True:
+            try:
+                cam.pipeline.process(frame)
+                break
+            except OutboxFullError as e:
+                cam.last_error = "outbox full"
+                if self._config.outbox.when_full != "block" or self._stopping.is_set():
+                    break  # refuse_new: the outbox already logged it loudly and counted it
+                log.error("analysis stalled: outbox full", extra={"camera_id": cam.config.id})
+                self._stopping.wait(1.0)
+                del e
+            except Exception as e:  # one bad frame must not stop a 24/7 gateway
+                cam.errors += 1
+                cam.last_error = type(e).__name__
+                log.exception("frame analysis failed", extra={"camera_id": cam.config.id})
+                break
+        cam.source.ack(frame)
+        if self._uplink is not None:
+            self._uplink.notify()
+
+    # -- --once ------------------------------------------------------------------
+
+    def sources_done(self) -> bool:
+        return (
+            all(c.done.is_set() for c in self._cameras.values())
+            and self._queue.stats().depth == 0
+            and not self._busy.is_set()
+        )
+
+    def finish_pipelines(self) -> None:
+        for c in self._cameras.values():
+            c.pipeline.finish()
+
+    def events_total(self) -> int:
+        return sum(c.pipeline.stats.events for c in self._cameras.values())
+
+    # -- health ------------------------------------------------------------------
+
+    def health(self) -> GatewayHealth:
+        q = self._queue.stats()
+        ob = self._outbox.stats() if self._outbox else None
+        cams = []
+        for c in self._cameras.values():
+            s = c.source.stats()
+            cams.append(
+                CameraHealth(
+                    camera_id=c.config.id,
+                    up=s.connected,
+                    fps=0.0,
+                    frames_analysed=c.pipeline.stats.frames,
+                    frames_dropped=q.dropped_by_camera.get(c.config.id, 0),
+                    last_error=c.last_error[:200],
+                )
+            )
+        return GatewayHealth(
+            gateway_id=self._config.gateway_id,
+            sent_at_us=now_us(),
+            software_version=__version__,
+            cameras=tuple(cams),
+            queue_depth=q.depth,
+            outbox_events=ob.pending_events if ob else 0,
+            outbox_bytes=ob.pending_bytes if ob else 0,
+            model_ids=tuple(self._model_ids()),
+            face_model_id=self._faces.model_id if self._faces else None,
+            watchlist_version=self._watchlist.version if self._watchlist else 0,
+            last_sequence=ob.head_sequence if ob else 0,
+            started_at_us=self._started_us,
+        )
+
+
+def run_once(gateway: Gateway, deadline_s: float | None) -> tuple[int, str]:
+    """Process finite sources to their end, then wait for the outbox to drain.
+
+    Returns (exit code, message): 0 when everything was delivered, 2 when the store
+    refused the gateway, 3 when the deadline passed first.
+    """
+    end = None if deadline_s is None else time.monotonic() + deadline_s
+    while not gateway.sources_done():
+        if end is not None and time.monotonic() > end:
+            return 3, "deadline passed before the sources were processed"
+        time.sleep(0.2)
+    gateway.finish_pipelines()
+    while gateway.outbox.stats().pending_events > 0:
+        refused = gateway.uplink.refused
+        if refused:
+            return 2, refused
+        if end is not None and time.monotonic() > end:
+            n = gateway.outbox.stats().pending_events
+            return 3, f"deadline passed with {n} events not yet acknowledged by the store"
+        gateway.uplink.notify()
+        time.sleep(0.2)
+    return 0, f"{gateway.events_total()} match events delivered"

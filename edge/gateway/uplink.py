@@ -1,0 +1,270 @@
+"""Uplink: delivers the outbox to the store over mutual TLS, syncs the watchlist and
+sends heartbeats.
+
+At-least-once on the wire: every pending event is (re)sent after each reconnect and
+deleted from the outbox only when the store acks it, which it does only after commit.
+The store dedupes by event id, so the result is exactly once in the store.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import threading
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+
+import grpc
+
+from edge.errors import ConfigError, ModelMismatchError
+from edge.gateway.config import GatewayConfig
+from edge.gateway.local_watchlist import LocalWatchlist
+from edge.gateway.outbox import Outbox
+from edge.health import GatewayHealth
+from edge.wire.mapping import check_face_model, health_to_proto, snapshot_from_proto
+from edge.wire.v1 import events_pb2, ingest_pb2, ingest_pb2_grpc, watchlist_pb2, watchlist_pb2_grpc
+
+log = logging.getLogger(__name__)
+
+#: the store's refusal of the gateway itself; retrying cannot help
+_FATAL = (grpc.StatusCode.UNAUTHENTICATED, grpc.StatusCode.PERMISSION_DENIED)
+_RPC_TIMEOUT_S = 30.0
+
+
+@dataclass
+class UplinkStats:
+    delivered: int = 0
+    duplicates: int = 0
+    reconnects: int = 0
+    connected: bool = False
+    last_error: str = ""
+
+
+def channel_credentials(config: GatewayConfig) -> grpc.ChannelCredentials:
+    try:
+        ca = config.tls.ca.read_bytes()
+        cert = config.tls.cert.read_bytes()
+        key = config.tls.key.read_bytes()
+    except OSError as e:
+        raise ConfigError(f"gateway TLS file cannot be read: {e}") from None
+    return grpc.ssl_channel_credentials(
+        root_certificates=ca, private_key=key, certificate_chain=cert
+    )
+
+
+class Backoff:
+    """Exponential backoff with full jitter, so a fleet coming back does not stampede."""
+
+    def __init__(self, initial: float, maximum: float, rng: random.Random | None = None) -> None:
+        self._initial = initial
+        self._max = maximum
+        self._attempt = 0
+        self._rng = rng or random.Random()
+
+    def reset(self) -> None:
+        self._attempt = 0
+
+    def next_delay(self) -> float:
+        cap = min(self._max, self._initial * (2**self._attempt))
+        self._attempt = min(self._attempt + 1, 30)
+        return self._rng.uniform(cap / 2, cap)
+
+
+class Uplink:
+    def __init__(
+        self,
+        config: GatewayConfig,
+        outbox: Outbox,
+        watchlist: LocalWatchlist,
+        health: Callable[[], GatewayHealth],
+        face_model_id: str | None,
+    ) -> None:
+        self._config = config
+        self._outbox = outbox
+        self._watchlist = watchlist
+        self._health = health
+        self._face_model_id = face_model_id
+        self._stopping = threading.Event()
+        self._wake = threading.Event()
+        self._channel: grpc.Channel | None = None
+        self._threads: list[threading.Thread] = []
+        self._call: grpc.Future | None = None
+        self.stats = UplinkStats()
+        #: set when the store refused this gateway (bad certificate, revoked, unknown)
+        self.refused: str | None = None
+        self.synced = threading.Event()
+
+    def start(self) -> None:
+        limit = self._config.uplink.max_message_bytes
+        self._channel = grpc.secure_channel(
+            self._config.store,
+            channel_credentials(self._config),
+            options=[
+                ("grpc.max_send_message_length", limit),
+                ("grpc.max_receive_message_length", limit),
+                ("grpc.keepalive_time_ms", 20_000),
+                ("grpc.keepalive_timeout_ms", 10_000),
+            ],
+        )
+        for name, target in (
+            ("uplink-deliver", self._deliver_loop),
+            ("uplink-control", self._control_loop),
+        ):
+            t = threading.Thread(target=target, name=name, daemon=True)
+            t.start()
+            self._threads.append(t)
+
+    def stop(self) -> None:
+        self._stopping.set()
+        self._wake.set()
+        call = self._call
+        if call is not None:
+            call.cancel()
+        for t in self._threads:
+            t.join(timeout=10)
+        if self._channel is not None:
+            self._channel.close()
+
+    def notify(self) -> None:
+        """New events are in the outbox: send without waiting for the next poll."""
+        self._wake.set()
+
+    # -- delivery ----------------------------------------------------------------
+
+    def _deliver_loop(self) -> None:
+        backoff = Backoff(self._config.uplink.backoff_initial_s, self._config.uplink.backoff_max_s)
+        while not self._stopping.is_set():
+            if self._outbox.stats().pending_events == 0:
+                self._wake.wait(1.0)
+                self._wake.clear()
+                continue
+            try:
+                self._deliver_session(backoff)
+            except grpc.RpcError as e:
+                self._rpc_failed(e, "deliver")
+            except _RejectedError as e:
+                self.stats.last_error = str(e)
+            self.stats.connected = False
+            if not self._stopping.is_set():
+                self._stopping.wait(backoff.next_delay())
+
+    def _deliver_session(self, backoff: Backoff) -> None:
+        """One stream: send pending events within the in-flight window, ack as acks come."""
+        assert self._channel is not None
+        stub = ingest_pb2_grpc.IngestStub(self._channel)
+        window = threading.Semaphore(self._config.uplink.max_in_flight)
+        done = threading.Event()
+        call = stub.Deliver(self._requests(window, done))
+        self._call = call
+        self.stats.reconnects += 1
+        try:
+            for ack in call:
+                self._on_ack(ack)
+                window.release()
+                backoff.reset()
+                self.stats.connected = True
+                if self._outbox.stats().pending_events == 0:
+                    break
+        finally:
+            done.set()
+            call.cancel()
+            self._call = None
+
+    def _requests(
+        self, window: threading.Semaphore, done: threading.Event
+    ) -> Iterator[ingest_pb2.DeliverRequest]:
+        after = 0
+        while not done.is_set() and not self._stopping.is_set():
+            entries = self._outbox.pending(
+                limit=self._config.uplink.max_in_flight, after_sequence=after
+            )
+            if not entries:
+                self._wake.wait(0.5)
+                self._wake.clear()
+                continue
+            for entry in entries:
+                while not window.acquire(timeout=0.5):
+                    if done.is_set() or self._stopping.is_set():
+                        return
+                event = events_pb2.SignedEvent()
+                event.ParseFromString(entry.payload)
+                after = entry.sequence
+                yield ingest_pb2.DeliverRequest(event=event)
+
+    def _on_ack(self, ack: ingest_pb2.DeliverAck) -> None:
+        if ack.status in (ingest_pb2.ACK_STATUS_STORED, ingest_pb2.ACK_STATUS_DUPLICATE):
+            self._outbox.ack(ack.event_id)
+            self.stats.delivered += 1
+            if ack.status == ingest_pb2.ACK_STATUS_DUPLICATE:
+                self.stats.duplicates += 1
+            return
+        # A rejected event stays in the outbox (evidence is never dropped silently);
+        # the gateway reports it and stops delivering until an operator acts.
+        self.refused = (
+            f"store rejected event {ack.event_id} (sequence {ack.sequence}): {ack.message}"
+        )
+        log.error("STORE REJECTED EVENT", extra={"event_id": ack.event_id, "reason": ack.message})
+        raise _RejectedError(self.refused)
+
+    def _rpc_failed(self, e: grpc.RpcError, what: str) -> None:
+        code = e.code() if hasattr(e, "code") else None
+        detail = e.details() if hasattr(e, "details") else str(e)
+        if self._stopping.is_set() and code == grpc.StatusCode.CANCELLED:
+            return
+        self.stats.last_error = f"{what}: {code.name if code else '?'}: {detail}"
+        if code in _FATAL:
+            self.refused = f"the store refused this gateway ({code.name}): {detail}"
+            log.error("store refused the gateway", extra={"code": code.name, "detail": detail})
+        else:
+            log.warning(
+                "store unreachable; will retry",
+                extra={"what": what, "code": code.name if code else None, "detail": detail},
+            )
+
+    # -- heartbeats and watchlist ------------------------------------------------
+
+    def _control_loop(self) -> None:
+        cfg = self._config.uplink
+        backoff = Backoff(cfg.backoff_initial_s, cfg.backoff_max_s)
+        next_sync = 0.0
+        clock = 0.0
+        while not self._stopping.is_set():
+            try:
+                store_version = self._heartbeat()
+                if clock >= next_sync or store_version > self._watchlist.version:
+                    self._sync()
+                    next_sync = clock + cfg.watchlist_sync_interval_s
+                backoff.reset()
+                delay = cfg.heartbeat_interval_s
+            except grpc.RpcError as e:
+                self._rpc_failed(e, "control")
+                delay = backoff.next_delay()
+            except ModelMismatchError as e:
+                log.error(str(e))
+                self.synced.set()
+                delay = cfg.heartbeat_interval_s
+            self._stopping.wait(delay)
+            clock += delay
+
+    def _heartbeat(self) -> int:
+        assert self._channel is not None
+        stub = ingest_pb2_grpc.IngestStub(self._channel)
+        reply = stub.Heartbeat(health_to_proto(self._health()), timeout=_RPC_TIMEOUT_S)
+        return int(reply.watchlist_version)
+
+    def _sync(self) -> None:
+        assert self._channel is not None
+        stub = watchlist_pb2_grpc.WatchlistSyncStub(self._channel)
+        pb = stub.GetSnapshot(
+            watchlist_pb2.GetSnapshotRequest(face_model_id=self._face_model_id or ""),
+            timeout=_RPC_TIMEOUT_S,
+        )
+        snapshot = snapshot_from_proto(pb)
+        if snapshot.version != self._watchlist.version or not self.synced.is_set():
+            self._watchlist.install(snapshot)
+        self.synced.set()
+        check_face_model(pb.face_model_status, pb.message)
+
+
+class _RejectedError(Exception):
+    """The store rejected an event for good; delivery pauses (never drops it)."""
