@@ -21,6 +21,9 @@ if TYPE_CHECKING:
     from edge.watchlist.types import WatchlistSnapshot
 
 
+_EXTENSIONS = ".jpg .jpeg .png .bmp .webp .tif .tiff"
+
+
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = sub.add_parser(
         "analyze",
@@ -71,11 +74,15 @@ def run_analyze(args: argparse.Namespace) -> int:
     from edge.modelpack import load_manifest
 
     cfg = load_config(args.config)
+    paths = list(iter_image_paths(args.paths))
+    if not paths:
+        names = ", ".join(str(p) for p in args.paths)
+        raise InputError(f"no image files found in {names} (looked for {_EXTENSIONS})")
     models_dir = resolve_models_dir(args.models, cfg.vision.models_dir)
     snapshot = read_watchlist(args.watchlist) if args.watchlist else None
     analyzer = load_analyzer(models_dir, cfg.vision, load_manifest(), snapshot)
     failed = 0
-    for path in iter_image_paths(args.paths):
+    for path in paths:
         start = time.perf_counter()
         try:
             loaded = load_image(path, cfg.vision.images)

@@ -242,3 +242,16 @@ def test_no_model_pack_configured(matrix: dict[str, Path], edge_cli: Callable[..
         "edgewatch: error: no model pack: pass --models DIR or set EDGE_MODELS_DIR "
         "(e.g. EDGE_MODELS_DIR=../shared/models)"
     ]
+
+
+def test_empty_folder_is_an_error(
+    tmp_path: Path, models_dir: Path, edge_cli: Callable[..., Any]
+) -> None:
+    (tmp_path / "empty").mkdir()
+    (tmp_path / "empty" / "notes.txt").write_text("x")
+    r = edge_cli("analyze", "--models", str(models_dir), str(tmp_path / "empty"))
+    assert r.code == 1 and r.out == ""
+    assert r.err.strip().splitlines() == [
+        f"edgewatch: error: no image files found in {tmp_path / 'empty'} "
+        "(looked for .jpg .jpeg .png .bmp .webp .tif .tiff)"
+    ]
