@@ -25,6 +25,10 @@ COMMAND_MODULES = (
     "init_cmd",
     "evidence",
     "gateway",
+    "store",
+    "review",
+    "audit",
+    "status",
 )
 
 Handler = Callable[[argparse.Namespace], int]
