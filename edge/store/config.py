@@ -108,10 +108,58 @@ class Retention(StrictModel):
     purge_interval_s: int = Field(default=3600, ge=60, le=7 * 86400)
 
 
+class WebTls(StrictModel):
+    cert: Path = Field(description="PEM certificate of the reviewer page (HTTPS)")
+    key: Path = Field(description="its PEM private key (mode 0600)")
+
+
+class DispatchConfig(StrictModel):
+    """Where confirmed cases are sent (web page "dispatch" button)."""
+
+    url: str = Field(description="webhook URL (http:// or https://) that receives case JSON")
+    hmac_key_file: Path = Field(
+        description="file holding the HMAC-SHA256 key (at least 32 bytes) that signs payloads"
+    )
+    max_attempts: int = Field(default=8, ge=1, le=50, description="attempts before giving up")
+    backoff_initial_s: float = Field(
+        default=5.0, ge=0.01, le=3600.0, description="wait after the first failed attempt"
+    )
+    backoff_max_s: float = Field(
+        default=900.0, ge=0.01, le=86400.0, description="longest wait between attempts"
+    )
+    timeout_s: float = Field(default=10.0, gt=0.0, le=120.0, description="per-attempt timeout")
+
+    @field_validator("url")
+    @classmethod
+    def _http(cls, v: str) -> str:
+        if not re.match(r"^https?://[^\s/?#]+(/[^\s]*)?$", v):
+            raise ValueError("must be an http:// or https:// URL, e.g. https://cases.example/hook")
+        return v
+
+
 class WebConfig(StrictModel):
     enabled: bool = True
     host: str = Field(default="127.0.0.1", description="listen host of the reviewer page")
     port: int = Field(default=0, ge=0, le=65535, description="0 = pick a free port")
+    tls: WebTls | None = Field(default=None, description="serve HTTPS (Secure cookies)")
+    public_url: str | None = Field(
+        default=None,
+        pattern=r"^https?://[^\s?#]+$",
+        description="base URL reviewers reach the page at (links in dispatched cases); "
+        "default http(s)://host:port",
+    )
+    session_idle_s: int = Field(default=1800, ge=60, le=86400, description="idle logout")
+    session_max_s: int = Field(default=43200, ge=300, le=7 * 86400, description="hard logout")
+    lockout_failures: int = Field(
+        default=5, ge=1, le=100, description="failed logins (per name or address) before lock"
+    )
+    lockout_s: int = Field(default=900, ge=1, le=86400, description="how long a lock lasts")
+    max_upload_bytes: int = Field(default=10 << 20, ge=64 << 10, le=64 << 20)
+    utc_offset_minutes: int = Field(
+        default=480, ge=-720, le=840, description="local time shown and used for day buckets"
+    )
+    language: Literal["zh-CN", "en"] = Field(default="zh-CN", description="default language")
+    dispatch: DispatchConfig | None = Field(default=None, description="case webhook")
 
 
 class StoreConfig(StrictModel):
