@@ -189,11 +189,17 @@ class WatchlistFile:
                 f"plate text must be 1..{MAX_PLATE} printable characters without spaces "
                 f"(normalise it first), got {len(text)} characters"
             )
-        with self._tx() as conn:
-            self._check_subject(conn, subject_id)
-            conn.execute(
-                "INSERT OR IGNORE INTO plates(subject_id, plate) VALUES (?, ?)", (subject_id, text)
-            )
+        try:
+            with self._tx() as conn:
+                self._check_subject(conn, subject_id)
+                cur = conn.execute(
+                    "INSERT OR IGNORE INTO plates(subject_id, plate) VALUES (?, ?)",
+                    (subject_id, text),
+                )
+                if cur.rowcount == 0:
+                    raise _NoChangeError  # already watched: no new version
+        except _NoChangeError:
+            pass
 
     def remove(self, subject_id: str) -> bool:
         """Remove a subject with its templates and plates; False when it did not exist."""

@@ -33,7 +33,7 @@ class PlateMatch:
     distance: float  # confusable-weighted edit distance, 0.0 for exact
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, eq=False)  # numpy fields: compare by identity
 class WatchlistSnapshot:
     """Everything a matcher needs, at one version.
 

@@ -78,6 +78,8 @@ def test_remove_cascades_and_counts_versions(tmp_path: Path) -> None:
         wl.add_plate(gone, "京A12345")
         wl.add_plate(keep, "京A54321")
         v = wl.version()
+        wl.add_plate(keep, "京A54321")  # already there: no change, no new version
+        assert wl.version() == v
         assert wl.remove(gone) is True
         assert wl.version() == v + 1
         assert wl.remove(gone) is False
