@@ -15,8 +15,10 @@ from typing import Any
 import psycopg
 import pytest
 
+from edge.cli.init_cmd import init_deployment
 from edge.evidence.model import GENESIS_HASH, MatchEvent, canonical_bytes, event_hash
 from edge.evidence.samples import sample_event
+from edge.store.loadgen import Deployment, serving
 from edge.store.postgres_repo import postgres_repository
 from edge.store.repository import NewEvent, StoredBlob
 from edge.store.sql_repo import SqlRepository
@@ -90,3 +92,25 @@ def to_new(
     new = NewEvent(e, canonical_bytes(e), event_hash(e), b"s" * 64, received_at_us)
     blobs = [StoredBlob(b.name, b.role, b.media_type, b.sha256, b.size) for b in e.blobs]
     return new, blobs
+
+
+# --- real deployments: `edgewatch init` output, a real store on 127.0.0.1 ---------------
+
+
+@pytest.fixture
+def deployment(tmp_path: Path) -> Deployment:
+    address, _ = init_deployment(tmp_path / "dep", gateways=2)
+    return Deployment(tmp_path / "dep", address)
+
+
+@pytest.fixture
+def pg_deployment(tmp_path: Path, pg_url: str) -> Deployment:
+    address, _ = init_deployment(tmp_path / "dep", gateways=2, database_url=pg_url)
+    return Deployment(tmp_path / "dep", address)
+
+
+@pytest.fixture
+def store(deployment: Deployment) -> Iterator[Deployment]:
+    """A running in-process store of ``deployment`` (SQLite)."""
+    with serving(deployment):
+        yield deployment

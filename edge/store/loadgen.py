@@ -1,0 +1,174 @@
+"""A minimal gateway-side client of the store, for tests and benchmarks.
+
+Builds real signed, chained events with real JPEG blobs and delivers them over the
+real Ingest stream with the gateway's mTLS certificate. (The production gateway uplink
+is edge/gateway/uplink.py; this one is synchronous and tiny on purpose.)
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import hashlib
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import grpc
+import yaml
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+from edge.config import load_model
+from edge.evidence.model import GENESIS_HASH, BlobRef, MatchEvent, event_hash
+from edge.evidence.samples import sample_event, sample_jpeg
+from edge.evidence.signing import load_private_key, sign_event
+from edge.review.client import StoreClient
+from edge.review.config import ClientConfig
+from edge.store.config import StoreConfig
+from edge.store.ingest import Ack
+from edge.store.server import StoreServer
+from edge.wire.mapping import event_to_proto
+from edge.wire.review_mapping import ack_from_proto
+from edge.wire.v1 import ingest_pb2, ingest_pb2_grpc
+
+
+@dataclass(frozen=True, slots=True)
+class SignedSample:
+    event: MatchEvent
+    signature: bytes
+    blobs: dict[str, bytes]
+
+    def to_proto(self) -> ingest_pb2.DeliverRequest:
+        return ingest_pb2.DeliverRequest(
+            event=event_to_proto(self.event, self.signature, self.blobs)
+        )
+
+
+def padded_scene(seed: int, target_bytes: int) -> bytes:
+    """A real JPEG of roughly ``target_bytes`` (noise compresses badly, so size is easy)."""
+    side = 64
+    data = sample_jpeg(seed, side, side)
+    while len(data) < target_bytes and side < 4096:
+        side = int(side * max(1.1, (target_bytes / max(len(data), 1)) ** 0.5))
+        data = sample_jpeg(seed, side, side)
+    return data
+
+
+def signed_chain(
+    key: Ed25519PrivateKey,
+    gateway_id: str,
+    n: int,
+    start: int = 1,
+    prev_hash: str = GENESIS_HASH,
+    scene_bytes: int = 0,
+    **changes: object,
+) -> list[SignedSample]:
+    """``n`` linked events of ``gateway_id`` signed with ``key`` (sequences start..)."""
+    out: list[SignedSample] = []
+    prev = prev_hash
+    for seq in range(start, start + n):
+        event, blobs = sample_event(seq, prev, gateway_id)
+        if scene_bytes:
+            blobs = dict(blobs)
+            blobs["scene.jpg"] = padded_scene(seq, scene_bytes)
+            scene = blobs["scene.jpg"]
+            refs = tuple(
+                BlobRef(b.name, b.role, b.media_type, hashlib.sha256(scene).hexdigest(), len(scene))
+                if b.name == "scene.jpg"
+                else b
+                for b in event.blobs
+            )
+            event = dataclasses.replace(event, blobs=refs)
+        if changes:
+            event = dataclasses.replace(event, **changes)  # type: ignore[arg-type]
+        out.append(SignedSample(event, sign_event(key, event), blobs))
+        prev = event_hash(event)
+    return out
+
+
+def client_credentials(ca: Path, cert: Path, key: Path) -> grpc.ChannelCredentials:
+    return grpc.ssl_channel_credentials(
+        root_certificates=ca.read_bytes(),
+        private_key=key.read_bytes(),
+        certificate_chain=cert.read_bytes(),
+    )
+
+
+class GatewayClient:
+    """Deliver and heartbeat as one gateway (identity = its client certificate)."""
+
+    def __init__(self, address: str, credentials: grpc.ChannelCredentials) -> None:
+        self._address = address
+        self._credentials = credentials
+        self._channel: grpc.Channel | None = None
+
+    def __enter__(self) -> GatewayClient:
+        self._channel = grpc.secure_channel(
+            self._address,
+            self._credentials,
+            options=[("grpc.max_send_message_length", 256 << 20)],
+        )
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self._channel is not None:
+            self._channel.close()
+
+    @property
+    def stub(self) -> ingest_pb2_grpc.IngestStub:
+        assert self._channel is not None, "use GatewayClient as a context manager"
+        return ingest_pb2_grpc.IngestStub(self._channel)
+
+    def deliver_stream(
+        self, requests: Iterator[ingest_pb2.DeliverRequest], timeout: float = 120.0
+    ) -> Iterator[Ack]:
+        for pb in self.stub.Deliver(requests, timeout=timeout):
+            yield ack_from_proto(pb)
+
+    def deliver(self, samples: Sequence[SignedSample], timeout: float = 120.0) -> list[Ack]:
+        """Send all on one stream; one ack per event, in order."""
+        return list(self.deliver_stream(iter([s.to_proto() for s in samples]), timeout))
+
+
+@dataclasses.dataclass
+class Deployment:
+    """A local deployment made by `edgewatch init` (paths and the store address)."""
+
+    root: Path
+    address: str
+
+    def path(self, name: str) -> Path:
+        return self.root / name
+
+    def store_config(self) -> StoreConfig:
+        return load_model(StoreConfig, self.root / "store.yaml")
+
+    def signing_key(self, n: int = 1) -> Ed25519PrivateKey:
+        return load_private_key(self.root / f"gw-{n}.signing.key")
+
+    def gateway(self, n: int = 1) -> GatewayClient:
+        creds = client_credentials(
+            self.root / "ca.pem", self.root / f"gw-{n}.pem", self.root / f"gw-{n}.key"
+        )
+        return GatewayClient(self.address, creds)
+
+    def person(self, name: str) -> StoreClient:
+        return StoreClient(load_model(ClientConfig, self.root / f"{name}.yaml"))
+
+    def edit_store_config(self, **changes: Any) -> None:
+        """Rewrite store.yaml with top-level keys replaced (e.g. limits=...)."""
+        path = self.root / "store.yaml"
+        data = yaml.safe_load(path.read_text())
+        data.update(changes)
+        path.write_text(yaml.safe_dump(data, allow_unicode=True))
+
+
+@contextlib.contextmanager
+def serving(dep: Deployment) -> Iterator[StoreServer]:
+    server = StoreServer(dep.store_config())
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop(grace=2.0)
