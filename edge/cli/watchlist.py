@@ -138,12 +138,19 @@ def open_admin(args: argparse.Namespace) -> WatchlistAdmin:
     """The plug point for other watchlist back-ends (e.g. the central store)."""
     if args.watchlist is not None:
         return LocalWatchlistAdmin(args.watchlist)
-    raise WatchlistError("pass --watchlist FILE")
+    if getattr(args, "config", None) is not None:
+        from edge.review.watchlist_client import StoreWatchlistAdmin
+
+        return StoreWatchlistAdmin.from_config(args.config)
+    raise WatchlistError("pass --watchlist FILE or --config FILE")
 
 
 def _target(p: argparse.ArgumentParser) -> None:
     target = p.add_argument_group("watchlist").add_mutually_exclusive_group(required=True)
     target.add_argument("--watchlist", type=Path, metavar="FILE", help="local watchlist file")
+    target.add_argument(
+        "--config", type=Path, metavar="FILE", help="admin client config: the store's watchlist"
+    )
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -211,6 +218,10 @@ def run_add_face(args: argparse.Namespace) -> int:
     from edge.modelpack import load_manifest
     from edge.vision.faces import load_face_analyzer
 
+    if getattr(args, "config", None) is not None:  # the store embeds photos centrally
+        from edge.review.watchlist_client import add_face_central
+
+        return add_face_central(args)
     config = FaceConfig()
     with closing(open_admin(args)) as admin:
         models_dir = resolve_models_dir(args.models)

@@ -6,8 +6,11 @@ end), one fresh schema per test inside it, so tests never see each other's rows.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import secrets
+import subprocess
+import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -114,3 +117,44 @@ def store(deployment: Deployment) -> Iterator[Deployment]:
     """A running in-process store of ``deployment`` (SQLite)."""
     with serving(deployment):
         yield deployment
+
+
+@contextlib.contextmanager
+def store_process(dep: Deployment) -> Iterator[subprocess.Popen[str]]:
+    """`edgewatch store serve` as a real child process, ready when this yields."""
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "edge", "store", "serve", "--config", str(dep.path("store.yaml"))],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert proc.stdout is not None
+        line = proc.stdout.readline()
+        if "serving" not in line:
+            proc.kill()
+            raise AssertionError(f"store did not start: {line} {proc.communicate()[1][-2000:]}")
+        yield proc
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        proc.wait(30)
+
+
+@pytest.fixture
+def spawn_store() -> Callable[
+    [Deployment], contextlib.AbstractContextManager[subprocess.Popen[str]]
+]:
+    return store_process
+
+
+def run_cli(*args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "edge", *args], capture_output=True, text=True, timeout=timeout
+    )
+
+
+@pytest.fixture
+def cli() -> Callable[..., subprocess.CompletedProcess[str]]:
+    """Run `edgewatch ARGS...` in a child process."""
+    return run_cli
