@@ -86,7 +86,7 @@ def run(args: argparse.Namespace) -> int:
 
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)
-    gateway.start(wait_for_sync_s=10.0 if args.once else 0.0)
+    gateway.start(wait_for_sync_s=10.0 if args.once else 0.0, once=args.once)
     try:
         if args.once:
             code, message = _once(gateway, args.deadline, stop)

@@ -121,7 +121,7 @@ def _gateway(root: Path, ca: CertKey, n: int, store: str) -> tuple[GatewayConfig
         tls=ClientTls(ca=root / "ca.pem", cert=root / f"{gid}.pem", key=root / f"{gid}.key"),
         signing_key=root / f"{gid}.signing.key",
         data_dir=data,
-        cameras=[CameraConfig(id="cam-1", source=str(data / "drop"))],
+        cameras=[CameraConfig(id="cam-1", source=f"folder:{data / 'drop'}")],
     )
     entry = GatewayEntry(
         id=gid,

@@ -18,7 +18,7 @@ from edge.gateway.local_watchlist import LocalWatchlist
 from edge.gateway.outbox import Outbox, outbox_path
 from edge.gateway.pipeline import CameraPipeline
 from edge.gateway.sampler import FrameQueue, RateSampler
-from edge.gateway.sources import Frame, FrameSource, now_us, open_source
+from edge.gateway.sources import Frame, FrameSource, now_us, open_source, parse_uri
 from edge.gateway.uplink import Uplink
 from edge.health import CameraHealth, GatewayHealth
 from edge.modelpack import load_manifest
@@ -71,7 +71,7 @@ class Gateway:
 
     # -- lifecycle ---------------------------------------------------------------
 
-    def start(self, wait_for_sync_s: float = 0.0) -> None:
+    def start(self, wait_for_sync_s: float = 0.0, once: bool = False) -> None:
         cfg = self._config
         self._started_us = now_us()
         self._load_models()
@@ -93,6 +93,8 @@ class Gateway:
         self._worker = threading.Thread(target=self._work, name="recognition", daemon=True)
         self._worker.start()
         for c in self._cameras.values():
+            if once:
+                c.source.drain()
             c.source.start()
             c.reader = threading.Thread(
                 target=self._read, args=(c,), name=f"read-{c.config.id}", daemon=True
@@ -164,7 +166,9 @@ class Gateway:
             self._config.tracking,
             plate_model_id=self._plate_reader_id() if self._plates else "",
         )
-        self._cameras[cam.id] = _Camera(cam, source, pipeline, RateSampler(cam.fps))
+        # a drop folder holds separate snapshots, each worth analysing: no rate limit
+        fps = None if parse_uri(cam.source)[0] == "folder" else cam.fps
+        self._cameras[cam.id] = _Camera(cam, source, pipeline, RateSampler(fps))
 
     # -- threads -----------------------------------------------------------------
 

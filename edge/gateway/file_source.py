@@ -64,6 +64,9 @@ class FileSource:
     def finished(self) -> bool:
         return self._finished
 
+    def drain(self) -> None:
+        """Nothing to do: a file ends by itself, a live stream never does."""
+
     def start(self) -> None:
         if not self._path.is_file():
             raise SourceError(f"camera {self._camera_id}: {self._ref}: no such file")

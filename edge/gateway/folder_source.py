@@ -138,6 +138,8 @@ class FolderSource:
         self._index = 0
         self._frames = self._corrupt = self._duplicates = self._vanished_polls = 0
         self._last_frame_at: int | None = None
+        self._drain = False
+        self._idle_polls = 0
 
     @property
     def camera_id(self) -> str:
@@ -149,7 +151,20 @@ class FolderSource:
 
     @property
     def finished(self) -> bool:
-        return False  # a drop folder can always receive more
+        # A drop folder can always receive more, unless asked to drain (--once): then it
+        # is finished once a full poll found nothing new, unstable, ready or in flight.
+        with self._lock:
+            return (
+                self._drain
+                and self._idle_polls >= 1
+                and not self._ready
+                and not self._watch
+                and not self._inflight
+            )
+
+    def drain(self) -> None:
+        """Process what the folder holds now (and what is still arriving), then finish."""
+        self._drain = True
 
     def start(self) -> None:
         self._stop.clear()
@@ -219,6 +234,7 @@ class FolderSource:
                     seen[key.name] = (key.size, key.mtime_ns, stable)
             self._watch = seen  # files that vanished stop being watched
             self._ready.sort(key=lambda k: k.name)
+            self._idle_polls = 0 if (self._ready or seen) else self._idle_polls + 1
 
     def _stat(self, entry: os.DirEntry[str]) -> _Key | None:
         if not is_candidate(entry.name):

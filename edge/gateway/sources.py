@@ -85,6 +85,11 @@ class FrameSource(Protocol):
 
     def stop(self) -> None: ...
 
+    def drain(self) -> None:
+        """Finish once what is available now has been read (``gateway run --once``);
+        a live stream has no end and ignores this."""
+        ...
+
     def read(self, timeout_s: float = 1.0) -> Frame | None:
         """The next frame, or None if none arrived within ``timeout_s``."""
         ...

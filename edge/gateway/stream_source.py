@@ -66,6 +66,9 @@ class StreamSource:
     def finished(self) -> bool:
         return False
 
+    def drain(self) -> None:
+        """Nothing to do: a file ends by itself, a live stream never does."""
+
     def start(self) -> None:
         quiet_native_logs()
         if self._thread is not None:
