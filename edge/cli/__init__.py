@@ -29,6 +29,7 @@ COMMAND_MODULES = (
     "review",
     "audit",
     "status",
+    "demo",
 )
 
 Handler = Callable[[argparse.Namespace], int]
