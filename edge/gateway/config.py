@@ -34,6 +34,55 @@ class Location(StrictModel):
     lon: float = Field(ge=-180.0, le=180.0)
 
 
+class MotionConfig(StrictModel):
+    """Frame differencing on a small grey thumbnail, compared with the thumbnail of the
+    last frame a detector looked at: when nothing moved since then, that detector's
+    previous answer still stands and it is skipped (its tracks are kept alive)."""
+
+    enabled: bool = True
+    thumb_width: int = Field(
+        default=320, ge=64, le=1920, description="thumbnail width in pixels (aspect kept)"
+    )
+    pixel_threshold: int = Field(
+        default=18, ge=1, le=255, description="grey-level change that counts as motion"
+    )
+    min_area: float = Field(
+        default=0.0002,
+        ge=0.0,
+        le=1.0,
+        description="fraction of thumbnail pixels that must change; the default is about "
+        "one 24 px face moving at 1080p",
+    )
+    keyframe_s: float = Field(
+        default=5.0, gt=0.0, le=3600.0, description="run every detector at least this often"
+    )
+
+
+class AnalysisConfig(StrictModel):
+    """How often each detector runs on a camera's analysed frames.
+
+    Between detector runs, tracks coast on their predicted boxes. A frame that becomes
+    evidence always has every enabled detector run on it first, so every unmatched face
+    and plate of an emitted scene is known and redacted.
+    """
+
+    motion: MotionConfig = MotionConfig()
+    face_detect_fps: float | None = Field(
+        default=10.0,
+        gt=0.0,
+        le=60.0,
+        description="highest rate (per second of capture time) of the face detector on "
+        "moving scenes; None = every analysed frame",
+    )
+    plate_detect_fps: float | None = Field(
+        default=5.0,
+        gt=0.0,
+        le=60.0,
+        description="highest rate of the plate detector on moving scenes; None = every "
+        "analysed frame",
+    )
+
+
 class CameraConfig(StrictModel):
     id: str = Field(pattern=ID_PATTERN)
     source: str = Field(
@@ -49,6 +98,7 @@ class CameraConfig(StrictModel):
         default=("faces", "plates"), min_length=1
     )
     location: Location | None = None
+    analysis: AnalysisConfig = AnalysisConfig()
 
     @field_validator("roi")
     @classmethod

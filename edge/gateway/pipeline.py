@@ -1,28 +1,36 @@
 """Per-camera recognition pipeline: frames in, signed evidence into the outbox.
 
-detect -> track -> embed only the best shots -> match -> evidence. Faces and plates
-that match nothing live only in this frame's local variables: they are redacted in the
-scene image, never stored, sent or logged.
+motion gate -> detect -> track -> embed only the best shots -> match -> evidence.
+Faces and plates that match nothing live only in this frame's local variables: they
+are redacted in the scene image, never stored, sent or logged.
+
+Detectors do not run on every frame: the motion gate skips a detector when nothing
+moved since it last looked and caps its rate while things move (tracks coast in
+between). A frame that becomes evidence is always completed first, by running every
+detector that skipped it, so the privacy filter knows every face and plate in it.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from typing import Protocol
 
 from edge.evidence.model import MatchEvent
 from edge.gateway.config import CameraConfig, NormRect, TrackingConfig
 from edge.gateway.evidence import EvidenceBuilder, MatchedFace, MatchedPlate, SceneMatches
+from edge.gateway.motion import MotionGate
 from edge.gateway.outbox import Builder, OutboxEntry
 from edge.gateway.sources import Frame
+from edge.gateway.stages import StageTimer, timed
 from edge.gateway.tracker import Detection, IouTracker, Track
 from edge.vision.face_quality import face_quality
 from edge.vision.faces import FaceAnalyzer, align_face
 from edge.vision.plates import PlateRecognizer
 from edge.vision.privacy import redact
-from edge.vision.types import Box, Image
+from edge.vision.types import Box, FaceEmbedding, Image, Plate
 from edge.watchlist.matcher import WatchlistMatcher
 from edge.wire.mapping import event_to_proto
 
@@ -48,6 +56,9 @@ class PipelineStats:
     faces_embedded: int = 0
     plates_read: int = 0
     events: int = 0
+    face_scans: int = 0  # frames the face detector ran on
+    plate_scans: int = 0
+    completions: int = 0  # detector runs added so that an evidence frame is complete
 
 
 @dataclass
@@ -100,6 +111,7 @@ class CameraPipeline:
         sink: EvidenceSink,
         tracking: TrackingConfig,
         plate_model_id: str = "",
+        timer: StageTimer | None = None,
     ) -> None:
         self._camera = camera
         self._faces = faces if "faces" in camera.recognisers else None
@@ -112,7 +124,12 @@ class CameraPipeline:
         self._face_state: dict[int, _TrackMatch] = {}
         self._plate_state: dict[int, _TrackMatch] = {}
         self._plate_model_id = plate_model_id
+        self._gate = MotionGate(camera.analysis)
+        self._timer = timer
         self.stats = PipelineStats()
+
+    def _timed(self, stage: str) -> AbstractContextManager[None]:
+        return timed(self._timer, stage)
 
     def process(self, frame: Frame) -> list[MatchEvent]:
         """Analyse one frame; returns the events it committed to the outbox."""
@@ -124,13 +141,40 @@ class CameraPipeline:
         roi = _to_box(self._camera.roi, w, h) if self._camera.roi else None
         matcher = self._matchers.current()
         found = _FrameMatches(unmatched=list(masks))
+        scans: list[tuple[str, Callable[[], None]]] = []
         if self._faces is not None:
-            self._scan_faces(image, frame.index, roi, matcher, found)
+            scans.append(
+                ("faces", lambda: self._scan_faces(image, frame.index, roi, matcher, found))
+            )
         if self._plates is not None:
-            self._scan_plates(image, frame.index, roi, matcher, found)
+            scans.append(
+                ("plates", lambda: self._scan_plates(image, frame.index, roi, matcher, found))
+            )
+        with self._timed("motion"):
+            self._gate.look(image)
+        skipped = []
+        for kind, scan in scans:
+            if self._gate.due(kind, frame.captured_at_us):
+                self._run(kind, scan, frame.captured_at_us)
+            else:
+                skipped.append((kind, scan))
         if not found.triggers:
             return []
-        return [self._commit(frame, image, found)]
+        # privacy: an emitted scene must have been seen by every detector, so that
+        # every face and plate in it that matched nothing is known and redacted
+        for kind, scan in skipped:
+            self.stats.completions += 1
+            self._run(kind, scan, frame.captured_at_us)
+        with self._timed("evidence"):
+            return [self._commit(frame, image, found)]
+
+    def _run(self, kind: str, scan: Callable[[], None], captured_at_us: int) -> None:
+        scan()
+        self._gate.ran(kind, captured_at_us)
+        if kind == "faces":
+            self.stats.face_scans += 1
+        else:
+            self.stats.plate_scans += 1
 
     def finish(self) -> None:
         """End of stream: forget every track (their matches were already sent)."""
@@ -138,6 +182,7 @@ class CameraPipeline:
         self._plate_tracks.flush()
         self._face_state.clear()
         self._plate_state.clear()
+        self._gate.reset()
 
     # -- faces -------------------------------------------------------------------
 
@@ -150,17 +195,20 @@ class CameraPipeline:
         out: _FrameMatches,
     ) -> None:
         assert self._faces is not None
-        dets = [d for d in self._faces.detect(image)]
+        with self._timed("face_detect"):
+            dets = self._faces.detect(image)
         self.stats.faces_detected += len(dets)
-        aligned = [align_face(image, d.landmarks) for d in dets]
-        quality = [face_quality(image, d, a) for d, a in zip(dets, aligned, strict=True)]
+        with self._timed("face_align_quality"):
+            aligned = [align_face(image, d.landmarks) for d in dets]
+            quality = [face_quality(image, d, a) for d, a in zip(dets, aligned, strict=True)]
         tracked = [
             Detection(box=d.box, score=d.score, quality=q.score, payload=i)
             for i, (d, q) in enumerate(zip(dets, quality, strict=True))
             if _inside(d.box, roi)
         ]
-        tracks = self._face_tracks.update(tracked, index)
-        self._forget(tracks, self._face_state)
+        with self._timed("track_match"):
+            tracks = self._face_tracks.update(tracked, index)
+            self._forget(tracks, self._face_state)
         chosen = [
             (t, tracked[t.detection_index].payload)
             for t in tracks
@@ -168,17 +216,11 @@ class CameraPipeline:
             and t.detection_index is not None
             and self._faces.usable(quality[tracked[t.detection_index].payload])
         ]
-        vectors = self._faces.embedder.embed([aligned[i] for _, i in chosen]) if chosen else []
+        with self._timed("face_embed"):
+            vectors = self._faces.embedder.embed([aligned[i] for _, i in chosen]) if chosen else []
         self.stats.faces_embedded += len(chosen)
-        for (t, _), vec in zip(chosen, vectors, strict=True):
-            m = matcher.match_face(vec)
-            if m is None:
-                continue
-            state = self._face_state.get(t.track_id)
-            if state is None or m.similarity > state.score:
-                prev = state or _TrackMatch(m.subject_id, m.similarity)
-                prev.subject_id, prev.score = m.subject_id, m.similarity
-                self._face_state[t.track_id] = prev
+        with self._timed("track_match"):
+            self._match_faces(chosen, vectors, matcher)
         matched: set[int] = set()
         for t in tracks:
             state = self._face_state.get(t.track_id)
@@ -199,6 +241,22 @@ class CameraPipeline:
                 out.triggers.append(state)
         out.unmatched.extend(d.box for i, d in enumerate(dets) if i not in matched)
 
+    def _match_faces(
+        self,
+        chosen: Sequence[tuple[Track[int], int]],
+        vectors: Sequence[FaceEmbedding],
+        matcher: WatchlistMatcher,
+    ) -> None:
+        for (t, _), vec in zip(chosen, vectors, strict=True):
+            m = matcher.match_face(vec)
+            if m is None:
+                continue
+            state = self._face_state.get(t.track_id)
+            if state is None or m.similarity > state.score:
+                prev = state or _TrackMatch(m.subject_id, m.similarity)
+                prev.subject_id, prev.score = m.subject_id, m.similarity
+                self._face_state[t.track_id] = prev
+
     # -- plates ------------------------------------------------------------------
 
     def _scan_plates(
@@ -210,9 +268,16 @@ class CameraPipeline:
         out: _FrameMatches,
     ) -> None:
         assert self._plates is not None
-        scan = self._plates.scan(image)
-        out.unmatched.extend(d.box for d in scan.rejected)
-        plates = list(scan.plates)
+        with self._timed("plate_detect"):
+            detections = self._plates.detector.detect(image)
+        plates: list[Plate] = []
+        with self._timed("plate_read"):
+            for d in detections:
+                plate = self._plates.read_detection(image, d)
+                if plate is None:
+                    out.unmatched.append(d.box)  # a sign or junk: still plate-shaped, redact
+                else:
+                    plates.append(plate)
         self.stats.plates_read += len(plates)
         tracked = [
             Detection(
@@ -226,14 +291,20 @@ class CameraPipeline:
             for i, p in enumerate(plates)
             if _inside(p.detection.box, roi)
         ]
-        tracks = self._plate_tracks.update(tracked, index)
-        self._forget(tracks, self._plate_state)
+        with self._timed("track_match"):
+            tracks = self._plate_tracks.update(tracked, index)
+            self._forget(tracks, self._plate_state)
+            states = {
+                t.track_id: self._match_plate(t, matcher)
+                for t in tracks
+                if t.detection_index is not None and t.vote is not None
+            }
         matched: set[int] = set()
         for t in tracks:
             if t.detection_index is None or t.vote is None:
                 continue
             i = tracked[t.detection_index].payload
-            state = self._match_plate(t, matcher)
+            state = states[t.track_id]
             if state is None:
                 continue
             matched.add(i)
