@@ -99,9 +99,11 @@ def load_verified(pack_dir: Path, entry: ModelEntry) -> VerifiedModel:
     between check and load cannot be run.
     """
     path = pack_dir / entry.file
-    fix = f"run `edgewatch models fetch --to {pack_dir}` or point EDGE_MODELS_DIR at a verified pack"
+    fix = f"run `edgewatch models fetch --to {pack_dir}` or use a verified pack"
     if not path.is_file():
-        raise ModelPackError(f"model file {str(path)!r} ({entry.role} {entry.id}) is missing; {fix}")
+        raise ModelPackError(
+            f"model file {str(path)!r} ({entry.role} {entry.id}) is missing; {fix}"
+        )
     data = path.read_bytes()
     if len(data) != entry.size:
         raise ModelPackError(
