@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import hashlib
+import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -62,13 +63,19 @@ def signed_chain(
     start: int = 1,
     prev_hash: str = GENESIS_HASH,
     scene_bytes: int = 0,
+    first_at_us: int | None = None,
     **changes: object,
 ) -> list[SignedSample]:
-    """``n`` linked events of ``gateway_id`` signed with ``key`` (sequences start..)."""
+    """``n`` linked events of ``gateway_id`` signed with ``key`` (sequences start..).
+
+    Capture times are one millisecond apart and end now (so retention keeps them),
+    unless ``first_at_us`` is given.
+    """
     out: list[SignedSample] = []
     prev = prev_hash
-    for seq in range(start, start + n):
-        event, blobs = sample_event(seq, prev, gateway_id)
+    t0 = first_at_us if first_at_us is not None else time.time_ns() // 1000 - n * 1000
+    for i, seq in enumerate(range(start, start + n)):
+        event, blobs = sample_event(seq, prev, gateway_id, captured_at_us=t0 + i * 1000)
         if scene_bytes:
             blobs = dict(blobs)
             blobs["scene.jpg"] = padded_scene(seq, scene_bytes)
