@@ -11,11 +11,11 @@ from __future__ import annotations
 
 import argparse
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, TypeVar
 
-from edge.errors import WatchlistError
+from edge.errors import QueryError, WatchlistError
 from edge.review.client import StoreClient
 from edge.wire import admin_mapping as am
 from edge.wire.v1 import watchlist_pb2
@@ -24,6 +24,9 @@ if TYPE_CHECKING:
     from edge.cli.watchlist import SubjectSummary
     from edge.review.types import AddFaceOutcome
     from edge.vision.types import FaceEmbedding
+
+
+T = TypeVar("T")
 
 
 class StoreWatchlistAdmin:
@@ -38,6 +41,12 @@ class StoreWatchlistAdmin:
 
     def close(self) -> None:
         self._client.close()
+
+    def _call(self, method: Callable[..., T], request: Any) -> T:
+        try:
+            return self._client.call(method, request)
+        except QueryError as e:  # INVALID_ARGUMENT from the watchlist service
+            raise WatchlistError(str(e)) from None
 
     def face_model_id(self) -> str | None:
         """None: the store embeds photos itself, with its own configured model."""
@@ -58,14 +67,14 @@ class StoreWatchlistAdmin:
             except OSError as e:
                 raise WatchlistError(f"{p}: cannot be read: {e.strerror}") from None
         stub = self._client.watchlist_stub()
-        reply = self._client.call(stub.AddFace, am.photos_request(subject_id, label, data, largest))
+        reply = self._call(stub.AddFace, am.photos_request(subject_id, label, data, largest))
         return am.add_face_from_proto(reply)
 
     def add_plate_subject(self, label: str, plates: Sequence[str]) -> str:
         stub = self._client.watchlist_stub()
         subject_id = ""
         for text in plates:
-            reply = self._client.call(
+            reply = self._call(
                 stub.AddPlate,
                 watchlist_pb2.AddPlateRequest(subject_id=subject_id, label=label, text=text),
             )
@@ -79,7 +88,7 @@ class StoreWatchlistAdmin:
         out: list[SubjectSummary] = []
         token = ""
         while True:
-            reply = self._client.call(
+            reply = self._call(
                 stub.List, watchlist_pb2.ListWatchlistRequest(page_size=1000, page_token=token)
             )
             for pb in reply.entries:
@@ -93,7 +102,7 @@ class StoreWatchlistAdmin:
 
     def remove_subject(self, subject_id: str) -> bool:
         stub = self._client.watchlist_stub()
-        reply = self._client.call(stub.Remove, watchlist_pb2.RemoveRequest(subject_id=subject_id))
+        reply = self._call(stub.Remove, watchlist_pb2.RemoveRequest(subject_id=subject_id))
         return bool(reply.removed)
 
 
