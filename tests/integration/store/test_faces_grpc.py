@@ -37,7 +37,9 @@ def _sync(dep: Deployment, model: str) -> watchlist_pb2.WatchlistSnapshot:
     with dep.gateway(1) as gw:
         assert gw._channel is not None
         stub = watchlist_pb2_grpc.WatchlistSyncStub(gw._channel)
-        snap = stub.GetSnapshot(watchlist_pb2.GetSnapshotRequest(face_model_id=model), timeout=30)
+        snap: watchlist_pb2.WatchlistSnapshot = stub.GetSnapshot(
+            watchlist_pb2.GetSnapshotRequest(face_model_id=model), timeout=30
+        )
         deltas = stub.GetDeltas(
             watchlist_pb2.GetDeltasRequest(since_version=1, face_model_id=model), timeout=30
         )
