@@ -202,8 +202,18 @@ class Gateway:
             finally:
                 self._busy.clear()
 
+    def _already_evidence(self, frame: Frame) -> bool:
+        """A recorded input re-read after a crash: skip what already became evidence."""
+        if frame.resume_key is None or self._outbox is None:
+            return False
+        done = self._outbox.resume_position(frame.resume_key)
+        return done is not None and frame.position <= done
+
     def _analyse(self, frame: Frame) -> None:
         cam = self._cameras[frame.camera_id]
+        if self._already_evidence(frame):
+            cam.source.ack(frame)
+            return
         while True:
             try:
                 cam.pipeline.process(frame)

@@ -131,13 +131,22 @@ class FileSource:
         return None
 
     def _frame(self, img: Any, captured: int) -> Frame:
-        frame = Frame(self._camera_id, self._delivered, captured, img, self._ref)
+        frame = Frame(
+            self._camera_id,
+            self._delivered,
+            captured,
+            img,
+            self._ref,
+            f"file:{self._camera_id}:{self._path}",
+            self._delivered,
+        )
         self._delivered += 1
         self._last_frame_at = captured
         return frame
 
     def ack(self, frame: Frame) -> None:
-        """A file is re-read from the start after a restart; nothing to remember."""
+        """Nothing to remember here: the outbox keeps the position of the last frame
+        that became evidence (``Frame.resume_key``), and the gateway skips up to it."""
 
     def stats(self) -> SourceStats:
         return SourceStats(

@@ -286,7 +286,8 @@ class FolderSource:
     def _frame(self, key: _Key, image: Image) -> Frame:
         captured = self._clock.stamp(key.mtime_ns // 1000)
         ref = f"folder:{self._folder / key.name}"
-        frame = Frame(self._camera_id, self._index, captured, image, ref)
+        resume = f"folder:{self._camera_id}:{key.name}:{key.sha256}"
+        frame = Frame(self._camera_id, self._index, captured, image, ref, resume, 0)
         self._inflight[self._index] = key
         self._inflight_names.add(key.name)
         self._index += 1

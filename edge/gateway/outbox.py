@@ -35,6 +35,7 @@ from edge.gateway.config import OutboxConfig
 log = logging.getLogger(__name__)
 
 SCHEMA_VERSION = 1
+MAX_RESUME_MARKS = 100_000
 _SCHEMA = (
     """
     CREATE TABLE IF NOT EXISTS outbox (
@@ -48,6 +49,10 @@ _SCHEMA = (
     """,
     CHAIN_SCHEMA,
     "CREATE TABLE IF NOT EXISTS outbox_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)",
+    # how far each recorded input (file, dropped picture) has become evidence; written
+    # in the event's transaction so a crash can neither repeat nor lose a match
+    "CREATE TABLE IF NOT EXISTS resume_marks ("
+    " key TEXT PRIMARY KEY, position INTEGER NOT NULL, at_us INTEGER NOT NULL DEFAULT 0)",
 )
 #: how often a continuing "full" condition is logged again (seconds)
 _FULL_LOG_INTERVAL_S = 60.0
@@ -126,6 +131,12 @@ class Outbox:
             )
             self._conn = conn
             self._load_totals()
+            # marks of long-finished inputs are no longer needed; keep the newest only
+            conn.execute(
+                "DELETE FROM resume_marks WHERE key NOT IN "
+                "(SELECT key FROM resume_marks ORDER BY at_us DESC LIMIT ?)",
+                (MAX_RESUME_MARKS,),
+            )
             fsync_dir(self._path.parent)
         except (sqlite3.DatabaseError, StoreError) as e:
             self.close()
@@ -221,7 +232,13 @@ class Outbox:
             self._committed(entry, event)
             return entry
 
-    def append_event(self, build: Builder, *, block_timeout_s: float = 1.0) -> OutboxEntry:
+    def append_event(
+        self,
+        build: Builder,
+        *,
+        block_timeout_s: float = 1.0,
+        resume: tuple[str, int] | None = None,
+    ) -> OutboxEntry:
         """Mint the next link, ``build(sequence, prev_hash)`` -> (event, payload), store both.
 
         ``build`` runs while the write lock is held, so it must be quick: encode blobs
@@ -237,8 +254,22 @@ class Outbox:
                 event, payload = build(link.sequence, link.prev_hash)
                 self._check_bounds(len(payload))
                 entry = self._insert(conn, event, payload)
+                if resume is not None:
+                    conn.execute(
+                        "INSERT INTO resume_marks (key, position, at_us) VALUES (?, ?, ?) "
+                        "ON CONFLICT(key) DO UPDATE SET "
+                        "position = MAX(position, excluded.position), at_us = excluded.at_us",
+                        (*resume, time.time_ns() // 1000),
+                    )
             self._committed(entry, event)
             return entry
+
+    def resume_position(self, key: str) -> int | None:
+        """Position of the last frame of input ``key`` that became evidence, if any."""
+        with self._mutex:
+            conn = self._db()
+            row = conn.execute("SELECT position FROM resume_marks WHERE key = ?", (key,)).fetchone()
+            return None if row is None else int(row[0])
 
     def _insert(self, conn: sqlite3.Connection, event: MatchEvent, payload: bytes) -> OutboxEntry:
         head = _read_head(conn)

@@ -47,6 +47,11 @@ class Frame:
     captured_at_us: int  # UTC microseconds since the epoch, strictly increasing per camera
     image: Image  # HxWx3 uint8 BGR
     source_ref: str
+    #: recorded sources (files, drop folders): the key under which the outbox remembers
+    #: how far this input has been turned into evidence, so a restart neither repeats
+    #: nor skips it; None for live streams
+    resume_key: str | None = None
+    position: int = 0  # frame position within ``resume_key`` (0 for a still picture)
 
 
 @dataclass(frozen=True, slots=True)
