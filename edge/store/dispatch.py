@@ -1,0 +1,424 @@
+"""Dispatch: send a confirmed case to the bureau's case system over a signed webhook.
+
+One click on a confirmed event builds the event's evidence package (the same files
+``Review.Export`` streams, audited as an export), zips it, keeps the zip in the blob
+store (content addressed, so the hash in the payload always names the exact bytes a
+receiver can fetch), and records a dispatch row. A worker thread posts the JSON payload
+until the receiver answers 2xx, waiting ``backoff_initial_s * 2**(n-1)`` (capped at
+``backoff_max_s``) between attempts, at most ``max_attempts`` times. Every attempt is
+written to the audit log; the row's state (pending, delivered, failed) is shown on the
+event. The payload bytes are fixed at creation, so every retry sends the same body.
+
+Signature header: ``X-EdgeWatch-Signature: t=<unix seconds>,v1=<hex>`` where v1 is
+HMAC-SHA256(key, "<t>." + body); receivers check it and the age of t (see
+``verify_signature``). Rows are claimed with a lease, so several store processes on one
+PostgreSQL database never send the same attempt twice.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import io
+import json
+import logging
+import random
+import threading
+import urllib.error
+import urllib.request
+import zipfile
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any, Literal, Protocol
+
+from edge.errors import ConfigError, NotFoundError, StoreError
+from edge.ids import uuid7
+from edge.store.audit import Auditor
+from edge.store.auth import Principal
+from edge.store.blobs import BlobStore
+from edge.store.config import DispatchConfig
+from edge.store.repository import Repository, StoredEvent
+from edge.store.review_service import ReviewService
+from edge.store.sql import Database, Row
+
+log = logging.getLogger(__name__)
+
+DispatchState = Literal["pending", "delivered", "failed"]
+MIN_KEY_BYTES = 32
+LEASE_US = 120_000_000
+SIGNATURE_HEADER = "X-EdgeWatch-Signature"
+
+_SCHEMA = (
+    "CREATE TABLE IF NOT EXISTS dispatches ("
+    " id TEXT PRIMARY KEY, event_id TEXT NOT NULL, created_at_us BIGINT NOT NULL,"
+    " created_by TEXT NOT NULL, state TEXT NOT NULL, attempts INTEGER NOT NULL DEFAULT 0,"
+    " next_attempt_us BIGINT NOT NULL, lease_until_us BIGINT NOT NULL DEFAULT 0,"
+    " last_status TEXT NOT NULL DEFAULT '', delivered_at_us BIGINT,"
+    " package_sha256 TEXT NOT NULL, payload TEXT NOT NULL)",
+    "CREATE INDEX IF NOT EXISTS ix_dispatches_event ON dispatches (event_id, created_at_us)",
+    "CREATE INDEX IF NOT EXISTS ix_dispatches_due ON dispatches (state, next_attempt_us)",
+)
+_COLUMNS = (
+    "id, event_id, created_at_us, created_by, state, attempts, next_attempt_us,"
+    " last_status, delivered_at_us, package_sha256"
+)
+
+
+@dataclass(frozen=True, slots=True)
+class DispatchRecord:
+    dispatch_id: str
+    event_id: str
+    created_at_us: int
+    created_by: str
+    state: str  # DispatchState
+    attempts: int
+    next_attempt_us: int
+    last_status: str  # "HTTP 200", "HTTP 503", "timed out", ...
+    delivered_at_us: int | None
+    package_sha256: str
+
+
+def _record(r: Row) -> DispatchRecord:
+    return DispatchRecord(
+        str(r[0]), str(r[1]), int(r[2]), str(r[3]), str(r[4]), int(r[5]), int(r[6]),
+        str(r[7]), None if r[8] is None else int(r[8]), str(r[9]),
+    )  # fmt: skip
+
+
+class WebhookSender(Protocol):
+    def post(self, url: str, body: bytes, headers: Mapping[str, str], timeout: float) -> int:
+        """POST and return the HTTP status; OSError when nothing came back."""
+        ...
+
+
+class _NoRedirect(urllib.request.HTTPRedirectHandler):
+    def redirect_request(self, *args: Any, **kwargs: Any) -> None:
+        return None  # a redirect is an answer we do not follow: it counts as a failure
+
+
+class UrllibSender:
+    """Plain HTTP(S) POST; ignores proxy settings of the environment, follows no redirect."""
+
+    def __init__(self) -> None:
+        self._opener = urllib.request.build_opener(urllib.request.ProxyHandler({}), _NoRedirect)
+
+    def post(self, url: str, body: bytes, headers: Mapping[str, str], timeout: float) -> int:
+        req = urllib.request.Request(url, data=body, headers=dict(headers), method="POST")
+        try:
+            with self._opener.open(req, timeout=timeout) as resp:
+                resp.read(64 << 10)
+                return int(resp.status)
+        except urllib.error.HTTPError as e:
+            e.close()
+            return int(e.code)
+
+
+def sign(key: bytes, timestamp: int, body: bytes) -> str:
+    mac = hmac.new(key, f"{timestamp}.".encode() + body, hashlib.sha256).hexdigest()
+    return f"t={timestamp},v1={mac}"
+
+
+def verify_signature(
+    key: bytes, header: str, body: bytes, now_s: int, tolerance_s: int = 300
+) -> bool:
+    """What a receiver does: recompute the HMAC and refuse stale timestamps (replays)."""
+    parts = dict(p.split("=", 1) for p in header.split(",") if "=" in p)
+    try:
+        t = int(parts["t"])
+    except (KeyError, ValueError):
+        return False
+    if abs(now_s - t) > tolerance_s:
+        return False
+    return hmac.compare_digest(sign(key, t, body), header.replace(" ", ""))
+
+
+def zip_package(files: Mapping[str, bytes], folder: str) -> bytes:
+    """The package as one zip (sorted, fixed timestamps): unzip and `edgewatch evidence verify`."""
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w", compression=zipfile.ZIP_DEFLATED) as z:
+        for path in sorted(files):
+            info = zipfile.ZipInfo(f"{folder}/{path}", date_time=(1980, 1, 1, 0, 0, 0))
+            info.compress_type = zipfile.ZIP_DEFLATED
+            info.external_attr = 0o644 << 16
+            z.writestr(info, files[path])
+    return buf.getvalue()
+
+
+def _iso(us: int) -> str:
+    return datetime.fromtimestamp(us / 1e6, UTC).isoformat(timespec="seconds")
+
+
+def load_key(config: DispatchConfig) -> bytes:
+    try:
+        key = config.hmac_key_file.read_bytes().rstrip(b"\r\n")
+    except OSError as e:
+        raise ConfigError(
+            f"web.dispatch.hmac_key_file {str(config.hmac_key_file)!r} cannot be read: {e.strerror}"
+        ) from None
+    if len(key) < MIN_KEY_BYTES:
+        raise ConfigError(
+            f"web.dispatch.hmac_key_file holds {len(key)} bytes; at least {MIN_KEY_BYTES} "
+            "(e.g. `openssl rand -hex 32 > dispatch.key`)"
+        )
+    return key
+
+
+class DispatchService:
+    def __init__(
+        self,
+        config: DispatchConfig,
+        db: Database,
+        repo: Repository,
+        review: ReviewService,
+        blobs: BlobStore,
+        auditor: Auditor,
+        clock: Callable[[], int],
+        public_url: str,
+        sender: WebhookSender | None = None,
+    ) -> None:
+        self._config = config
+        self._db = db
+        self._repo = repo
+        self._review = review
+        self._blobs = blobs
+        self._auditor = auditor
+        self._clock = clock
+        self._public_url = public_url.rstrip("/")
+        self._sender: WebhookSender = sender or UrllibSender()
+        self._key = b""
+        self._wake = threading.Event()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    @property
+    def target(self) -> str:
+        return self._config.url
+
+    def open(self) -> None:
+        """Read the key (fail fast) and create the dispatch table if needed."""
+        self._key = load_key(self._config)
+        self._db.migrate(list(_SCHEMA))
+
+    def start(self) -> None:
+        if not self._key:
+            self.open()
+        self._stop.clear()
+        self._thread = threading.Thread(target=self._run, name="dispatch", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._wake.set()
+        if self._thread is not None:
+            self._thread.join(timeout=self._config.timeout_s + 5)
+            self._thread = None
+
+    # --- reviewer side ----------------------------------------------------------------
+
+    def for_event(self, event_id: str) -> list[DispatchRecord]:
+        with self._db.read() as tx:
+            rows = tx.rows(
+                f"SELECT {_COLUMNS} FROM dispatches WHERE event_id = ? ORDER BY created_at_us",
+                (event_id,),
+            )
+        return [_record(r) for r in rows]
+
+    def get(self, dispatch_id: str) -> DispatchRecord:
+        with self._db.read() as tx:
+            r = tx.row(f"SELECT {_COLUMNS} FROM dispatches WHERE id = ?", (dispatch_id,))
+        if r is None:
+            raise NotFoundError(f"no dispatch {dispatch_id!r}")
+        return _record(r)
+
+    def dispatch(self, who: Principal, event_id: str) -> DispatchRecord:
+        """Create a dispatch of a confirmed event; the worker delivers it."""
+        stored = self._repo.events.get_event(event_id)
+        if stored is None:
+            raise NotFoundError(f"no event {event_id!r} in the store")
+        if stored.verdict != "confirmed":
+            raise StoreError("only confirmed events can be dispatched; confirm it first")
+        busy = [d for d in self.for_event(event_id) if d.state in ("pending", "delivered")]
+        if busy:
+            raise StoreError(
+                f"event is already dispatched (dispatch {busy[-1].dispatch_id}: {busy[-1].state})"
+            )
+        files = self._review.export_files(who, [event_id])  # audited as review.export
+        package = zip_package(files, f"evidence-{event_id}")
+        sha = hashlib.sha256(package).hexdigest()
+        self._blobs.put(sha, package)
+        dispatch_id, now = uuid7(), self._clock()
+        body = self._payload(stored, who, dispatch_id, sha, now)
+        with self._db.write() as tx:
+            tx.run(
+                "INSERT INTO dispatches (id, event_id, created_at_us, created_by, state,"
+                " next_attempt_us, package_sha256, payload) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                (dispatch_id, event_id, now, who.actor, "pending", now, sha, body),
+            )
+        self._auditor.record(
+            who,
+            "dispatch.create",
+            {"event_id": event_id, "dispatch_id": dispatch_id, "package_sha256": sha},
+        )
+        self._wake.set()
+        return self.get(dispatch_id)
+
+    def package(self, who: Principal, dispatch_id: str) -> tuple[DispatchRecord, bytes]:
+        record = self.get(dispatch_id)
+        data = self._blobs.get(record.package_sha256)
+        self._auditor.record(
+            who, "dispatch.package", {"event_id": record.event_id, "dispatch_id": dispatch_id}
+        )
+        return record, data
+
+    def _payload(
+        self, stored: StoredEvent, who: Principal, dispatch_id: str, sha: str, now: int
+    ) -> str:
+        e = stored.event
+        labels = {}
+        for sid in stored.subject_ids:
+            subject = self._repo.watchlist.get_subject(sid)
+            labels[sid] = subject.label if subject else None
+        doc = {
+            "type": "edgewatch.case",
+            "version": 1,
+            "dispatch_id": dispatch_id,
+            "event_id": e.event_id,
+            "event_hash": stored.event_hash,
+            "kind": e.kind,
+            "gateway_id": e.gateway_id,
+            "camera_id": e.camera_id,
+            "captured_at": _iso(e.captured_at_us),
+            "captured_at_us": e.captured_at_us,
+            "location": {"lat": e.location[0], "lon": e.location[1]} if e.location else None,
+            "plates": [
+                {
+                    "text": p.text,
+                    "listed_text": p.listed_text,
+                    "match": p.kind,
+                    "confidence": round(p.confidence, 4),
+                    "color": p.color,
+                }
+                for p in e.plates
+            ],
+            "faces": [
+                {"subject_id": f.subject_id, "similarity": round(f.similarity, 4)} for f in e.faces
+            ],
+            "subjects": [{"subject_id": s, "label": lbl} for s, lbl in labels.items()],
+            "verdict": {
+                "verdict": stored.verdict,
+                "note": stored.verdict_note or "",
+                "by": stored.verdict_by,
+                "at": _iso(stored.verdict_at_us or now),
+            },
+            "integrity": stored.integrity,
+            "evidence_url": f"{self._public_url}/events/{e.event_id}",
+            "package_url": f"{self._public_url}/dispatches/{dispatch_id}/package.zip",
+            "package_sha256": sha,
+            "dispatched_by": who.name,
+            "created_at": _iso(now),
+        }
+        return json.dumps(doc, ensure_ascii=False, sort_keys=True, separators=(",", ":"))
+
+    # --- worker side ------------------------------------------------------------------
+
+    def _claim(self, now: int, limit: int = 8) -> list[tuple[str, str, str, int]]:
+        claimed = []
+        with self._db.write() as tx:
+            rows = tx.rows(
+                "SELECT id, event_id, payload, attempts FROM dispatches WHERE state = 'pending'"
+                " AND next_attempt_us <= ? AND lease_until_us < ?"
+                " ORDER BY next_attempt_us LIMIT ?",
+                (now, now, limit),
+            )
+            for r in rows:
+                n = tx.run(
+                    "UPDATE dispatches SET lease_until_us = ? WHERE id = ? AND lease_until_us < ?",
+                    (now + LEASE_US, r[0], now),
+                )
+                if n == 1:
+                    claimed.append((str(r[0]), str(r[1]), str(r[2]), int(r[3])))
+        return claimed
+
+    def run_due(self) -> int:
+        """Attempt every due dispatch once; returns how many attempts were made."""
+        due = self._claim(self._clock())
+        for dispatch_id, event_id, payload, attempts in due:
+            self._attempt(dispatch_id, event_id, payload.encode("utf-8"), attempts + 1)
+        return len(due)
+
+    def _send(self, dispatch_id: str, body: bytes, attempt: int) -> tuple[bool, str]:
+        headers = {
+            "Content-Type": "application/json; charset=utf-8",
+            "User-Agent": "EdgeWatch-dispatch/1",
+            "Idempotency-Key": dispatch_id,
+            "X-EdgeWatch-Dispatch": dispatch_id,
+            "X-EdgeWatch-Attempt": str(attempt),
+            SIGNATURE_HEADER: sign(self._key, self._clock() // 1_000_000, body),
+        }
+        try:
+            status = self._sender.post(self._config.url, body, headers, self._config.timeout_s)
+        except TimeoutError:
+            return False, "timed out"
+        except OSError as e:
+            return False, f"no answer ({type(e).__name__})"
+        return 200 <= status < 300, f"HTTP {status}"
+
+    def _attempt(self, dispatch_id: str, event_id: str, body: bytes, attempt: int) -> None:
+        ok, status = self._send(dispatch_id, body, attempt)
+        now = self._clock()
+        cfg = self._config
+        if ok:
+            state, next_us = "delivered", now
+        elif attempt >= cfg.max_attempts:
+            state, next_us = "failed", now
+        else:
+            wait_s = min(cfg.backoff_max_s, cfg.backoff_initial_s * 2 ** (attempt - 1))
+            next_us = now + int(wait_s * random.uniform(1.0, 1.1) * 1_000_000)
+            state = "pending"
+        with self._db.write() as tx:
+            tx.run(
+                "UPDATE dispatches SET attempts = ?, state = ?, next_attempt_us = ?,"
+                " lease_until_us = 0, last_status = ?, delivered_at_us = ? WHERE id = ?",
+                (attempt, state, next_us, status, now if ok else None, dispatch_id),
+            )
+        self._auditor.record(
+            "system:dispatch",
+            "dispatch.attempt",
+            {
+                "event_id": event_id,
+                "dispatch_id": dispatch_id,
+                "attempt": attempt,
+                "status": status,
+                "state": state,
+                **({"next_attempt_us": next_us} if state == "pending" else {}),
+            },
+        )
+        log.info(
+            "dispatch attempt",
+            extra={
+                "dispatch_id": dispatch_id,
+                "attempt": attempt,
+                "result": status,
+                "state": state,
+            },
+        )
+
+    def _next_wait_s(self) -> float:
+        with self._db.read() as tx:
+            r = tx.row("SELECT MIN(next_attempt_us) FROM dispatches WHERE state = 'pending'")
+        if r is None or r[0] is None:
+            return 5.0
+        return max(0.01, min(5.0, (int(r[0]) - self._clock()) / 1e6))
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            try:
+                while self.run_due() and not self._stop.is_set():
+                    pass
+                wait = self._next_wait_s()
+            except Exception:  # a database hiccup must not end dispatching; retry soon
+                log.exception("dispatch worker step failed")
+                wait = 5.0
+            self._wake.wait(wait)
+            self._wake.clear()

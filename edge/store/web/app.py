@@ -1,0 +1,165 @@
+"""The reviewer page's request pipeline: session, CSRF, role, then the page handler.
+
+Order for every request: static assets and the login page need no session; anything
+else needs a live session whose user (looked up again by token hash) is still active;
+every POST must carry the session's CSRF token (form field ``csrf`` or header
+``X-CSRF-Token``) and, if the browser sends an Origin, come from this site; the route's
+action must be allowed for the user's role (edge/store/web/policy.py). Only then does
+the page handler run and call the store's services, which write the audit entries.
+"""
+
+from __future__ import annotations
+
+import hmac
+import logging
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from importlib import resources
+from urllib.parse import quote, urlsplit
+
+from edge.errors import EdgeError, EvidenceError, NotFoundError
+from edge.store.auth import Principal
+from edge.store.web.http import (
+    Request,
+    Response,
+    field_value,
+    html_response,
+    redirect,
+    text_response,
+)
+from edge.store.web.i18n import LANGS
+from edge.store.web.layout import Ctx, error_page
+from edge.store.web.policy import allowed, required_role
+from edge.store.web.services import Deps
+from edge.store.web.sessions import Session
+
+log = logging.getLogger(__name__)
+
+SESSION_COOKIE = "ew_session"
+LANG_COOKIE = "ew_lang"
+STATIC = {"app.css": "text/css; charset=utf-8", "app.js": "text/javascript; charset=utf-8"}
+
+Handler = Callable[[Ctx, re.Match[str]], Response]
+
+
+@dataclass(frozen=True, slots=True)
+class Route:
+    method: str
+    pattern: re.Pattern[str]
+    handler: Handler
+    action: str | None  # None: public; "session": any logged-in user; else a policy action
+
+
+def route(method: str, pattern: str, handler: Handler, action: str | None) -> Route:
+    return Route(method, re.compile(f"^{pattern}$"), handler, action)
+
+
+class App:
+    def __init__(self, deps: Deps, routes: list[Route]) -> None:
+        self._s = deps
+        self._routes = routes
+
+    def _lang(self, req: Request) -> str:
+        lang = req.cookies.get(LANG_COOKIE, "")
+        return lang if lang in LANGS else self._s.config.language
+
+    def _static(self, name: str) -> Response:
+        if name not in STATIC:
+            return text_response("not found", 404)
+        data = resources.files("edge.store.web").joinpath("static", name).read_bytes()
+        return Response(200, data, STATIC[name], [("Cache-Control", "no-cache")])
+
+    def _who(self, req: Request) -> tuple[Session | None, Principal | None]:
+        sid = req.cookies.get(SESSION_COOKIE)
+        if not sid:
+            return None, None
+        session = self._s.sessions.get(sid, self._s.clock())
+        if session is None:
+            return None, None
+        user = self._s.repo.users.user_by_token_hash(session.token_sha256)
+        if user is None or user.revoked or user.name != session.user:
+            self._s.sessions.drop(sid)
+            return None, None
+        return session, Principal("person", user.name, user.role)
+
+    def _csrf_ok(self, req: Request, session: Session) -> bool:
+        origin = req.headers.get("origin")
+        if origin and origin != "null":
+            host = urlsplit(origin).netloc
+            if host != req.headers.get("host", ""):
+                return False
+        sent = req.headers.get("x-csrf-token") or field_value(req.form(), "csrf")
+        return bool(sent) and hmac.compare_digest(sent.encode(), session.csrf.encode())
+
+    def _match(self, req: Request) -> tuple[Route, re.Match[str]] | None:
+        for r in self._routes:
+            if r.method == req.method or (r.method == "GET" and req.method == "HEAD"):
+                m = r.pattern.match(req.path)
+                if m:
+                    return r, m
+        return None
+
+    def handle(self, req: Request) -> Response:
+        if req.path.startswith("/static/"):
+            return self._static(req.path.removeprefix("/static/"))
+        ctx = Ctx(req, self._s.config, self._lang(req))
+        try:
+            return self._dispatch(ctx)
+        except NotFoundError as e:
+            return html_response(error_page(ctx, ctx.t("err.notfound"), str(e)), 404)
+        except EvidenceError as e:
+            return html_response(error_page(ctx, ctx.t("err.bad"), str(e)), 409)
+        except EdgeError as e:
+            return html_response(error_page(ctx, ctx.t("err.bad"), str(e)), 400)
+        except Exception:
+            log.exception(
+                "web request failed", extra={"method": req.method, "route": _route_name(req.path)}
+            )
+            return html_response(error_page(ctx, ctx.t("err.server"), ctx.t("err.server")), 500)
+
+    def _dispatch(self, ctx: Ctx) -> Response:
+        req = ctx.req
+        found = self._match(req)
+        if found is None:
+            return html_response(error_page(ctx, ctx.t("err.notfound"), req.path), 404)
+        r, m = found
+        if r.action is None:
+            ctx.session, ctx.principal = self._who(req)
+            return r.handler(ctx, m)
+        ctx.session, ctx.principal = self._who(req)
+        if ctx.session is None or ctx.principal is None:
+            if req.method in ("GET", "HEAD"):
+                return redirect("/login?next=" + quote(_here(req), safe="/"))
+            return text_response("not logged in: POST requires a session", 401)
+        if req.method == "POST" and not self._csrf_ok(req, ctx.session):
+            log.warning(
+                "csrf refused", extra={"route": _route_name(req.path), "user": ctx.principal.name}
+            )
+            return html_response(error_page(ctx, ctx.t("err.forbidden"), ctx.t("err.csrf")), 403)
+        if r.action != "session" and not allowed(ctx.role, r.action):
+            return self._forbidden(ctx, r.action)
+        return r.handler(ctx, m)
+
+    def _forbidden(self, ctx: Ctx, action: str) -> Response:
+        assert ctx.principal is not None
+        log.info("web action refused", extra={"action": action, "user": ctx.principal.name})
+        need = required_role(action)
+        text = ctx.t(
+            "err.forbidden.text",
+            role=ctx.t(f"role.{ctx.role}"),
+            need=ctx.t(f"role.{need}") if need != "nobody" else "—",
+        )
+        body = error_page(ctx, ctx.t("err.forbidden"), text)
+        return html_response(body, 403)
+
+
+def _here(req: Request) -> str:
+    return req.path + (
+        "?" + "&".join(f"{k}={quote(v[0])}" for k, v in req.query.items()) if req.query else ""
+    )
+
+
+def _route_name(path: str) -> str:
+    """The path with ids replaced: logs name the page, never which event or plate."""
+    return re.sub(r"/[^/]{16,}", "/:id", path.split("?")[0])[:80]

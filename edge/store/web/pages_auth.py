@@ -1,0 +1,149 @@
+"""Login (user name + access token), logout, language switch, health check."""
+
+from __future__ import annotations
+
+import hmac
+import logging
+import re
+import secrets
+
+from edge.pki import token_sha256
+from edge.store.auth import Principal
+from edge.store.web.app import LANG_COOKIE, SESSION_COOKIE, Route, route
+from edge.store.web.html import el
+from edge.store.web.http import (
+    Response,
+    cookie_header,
+    field_value,
+    html_response,
+    local_path,
+    redirect,
+    text_response,
+)
+from edge.store.web.i18n import LANGS
+from edge.store.web.layout import Ctx, field, page
+from edge.store.web.services import Deps
+
+log = logging.getLogger(__name__)
+
+PRE_COOKIE = "ew_pre"  # login-form CSRF: double-submit value set with the form
+
+
+def _login_page(ctx: Ctx, pre: str, message: str | None, status: int, name: str = "") -> Response:
+    nxt = local_path(ctx.req.arg("next") or field_value(ctx.req.form(), "next"))
+    form = el(
+        "form",
+        {"method": "post", "action": "/login", "class": "login"},
+        el("input", {"type": "hidden", "name": "csrf", "value": pre}),
+        el("input", {"type": "hidden", "name": "next", "value": nxt}),
+        field(
+            ctx.t("login.name"),
+            el(
+                "input",
+                {
+                    "name": "name",
+                    "id": "name",
+                    "value": name,
+                    "autocomplete": "username",
+                    "required": True,
+                    "autofocus": True,
+                },
+            ),
+        ),
+        field(
+            ctx.t("login.token"),
+            el(
+                "input",
+                {
+                    "name": "token",
+                    "id": "token",
+                    "type": "password",
+                    "autocomplete": "current-password",
+                    "required": True,
+                },
+            ),
+            ctx.t("login.help"),
+        ),
+        el("button", {"type": "submit", "class": "primary"}, ctx.t("login.submit")),
+    )
+    alert = el("p", {"class": "error", "role": "alert"}, message) if message else None
+    resp = html_response(page(ctx, ctx.t("login.title"), [alert, form]), status)
+    resp.headers.append(cookie_header(PRE_COOKIE, pre, max_age=3600, secure=ctx.req.secure))
+    return resp
+
+
+def routes(d: Deps) -> list[Route]:
+    def login_form(ctx: Ctx, _: re.Match[str]) -> Response:
+        if ctx.principal is not None:
+            return redirect(local_path(ctx.req.arg("next")))
+        expired = ctx.req.arg("expired") == "1"
+        return _login_page(
+            ctx, secrets.token_urlsafe(24), ctx.t("login.expired") if expired else None, 200
+        )
+
+    def login(ctx: Ctx, _: re.Match[str]) -> Response:
+        form = ctx.req.form()
+        pre = ctx.req.cookies.get(PRE_COOKIE, "")
+        sent = field_value(form, "csrf")
+        if not pre or not sent or not hmac.compare_digest(pre.encode(), sent.encode()):
+            return _login_page(ctx, secrets.token_urlsafe(24), ctx.t("err.csrf"), 403)
+        name = field_value(form, "name").strip()[:64]
+        token = field_value(form, "token").strip()
+        client, now = ctx.req.client, d.clock()
+        if d.guard.locked(name, client, now):
+            d.services.auditor.record(
+                f"anonymous:{client}", "web.login_refused", {"user": name, "reason": "locked"}
+            )
+            return _login_page(ctx, pre, ctx.t("login.locked"), 429, name)
+        user = d.repo.users.user_by_token_hash(token_sha256(token)) if token else None
+        if user is None or user.revoked or user.name != name:
+            locked = d.guard.failed(name, client, now)
+            d.services.auditor.record(
+                f"anonymous:{client}", "web.login_failed", {"user": name, "locked": locked}
+            )
+            key = "login.locked" if locked else "login.failed"
+            return _login_page(ctx, pre, ctx.t(key), 429 if locked else 401, name)
+        d.guard.succeeded(name, client)
+        session = d.sessions.create(user.name, user.token_sha256, now)
+        d.services.auditor.record(
+            Principal("person", user.name, user.role), "web.login", {"client": client}
+        )
+        resp = redirect(local_path(field_value(form, "next")))
+        resp.headers.append(
+            cookie_header(SESSION_COOKIE, session.sid, max_age=None, secure=ctx.req.secure)
+        )
+        resp.headers.append(cookie_header(PRE_COOKIE, "", max_age=0, secure=ctx.req.secure))
+        return resp
+
+    def logout(ctx: Ctx, _: re.Match[str]) -> Response:
+        if ctx.session is not None and ctx.principal is not None:
+            d.sessions.drop(ctx.session.sid)
+            d.services.auditor.record(ctx.principal, "web.logout", {})
+        resp = redirect("/login")
+        resp.headers.append(cookie_header(SESSION_COOKIE, "", max_age=0, secure=ctx.req.secure))
+        return resp
+
+    def lang(ctx: Ctx, _: re.Match[str]) -> Response:
+        to = ctx.req.arg("to")
+        resp = redirect(local_path(ctx.req.arg("next")))
+        if to in LANGS:
+            resp.headers.append(
+                cookie_header(LANG_COOKIE, to, max_age=365 * 86400, secure=ctx.req.secure)
+            )
+        return resp
+
+    def health(ctx: Ctx, _: re.Match[str]) -> Response:
+        ok = d.repo.ping()
+        return text_response("ok" if ok else "database unavailable", 200 if ok else 503)
+
+    def home(ctx: Ctx, _: re.Match[str]) -> Response:
+        return redirect("/search")
+
+    return [
+        route("GET", "/login", login_form, None),
+        route("POST", "/login", login, None),
+        route("POST", "/logout", logout, "session"),
+        route("GET", "/lang", lang, None),
+        route("GET", "/healthz", health, None),
+        route("GET", "/", home, "session"),
+    ]

@@ -1,0 +1,467 @@
+"""One event: evidence view with box overlay, verdicts, export, dispatch, audit trail."""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Any
+
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+
+from edge.errors import EvidenceError, QueryError, StoreError
+from edge.evidence.signing import verify_event
+from edge.store.dispatch import DispatchRecord, zip_package
+from edge.store.repository import StoredEvent
+from edge.store.review_service import EventView
+from edge.store.web.app import Route, route
+from edge.store.web.html import Html, el, json_data
+from edge.store.web.http import Response, field_value, html_response, redirect
+from edge.store.web.layout import (
+    Ctx,
+    badge,
+    field,
+    integrity_badge,
+    page,
+    post_form,
+    table,
+    verdict_badge,
+)
+from edge.store.web.services import Deps
+
+ID = r"(?P<id>[A-Za-z0-9._-]{1,128})"
+NOTICES = ("event.saved", "dispatch.created")
+MAX_AUDIT_ROWS = 200
+
+
+def _signature_ok(d: Deps, stored: StoredEvent) -> bool:
+    info = d.repo.gateways.get_gateway(stored.event.gateway_id)
+    if info is None:
+        return False
+    try:
+        verify_event(
+            Ed25519PublicKey.from_public_bytes(info.public_key), stored.event, stored.signature
+        )
+    except (EvidenceError, ValueError):
+        return False
+    return True
+
+
+def _boxes(stored: StoredEvent) -> list[dict[str, Any]]:
+    e = stored.event
+    faces = [
+        {"kind": "face", "box": list(f.box), "label": f"{f.subject_id} {f.similarity:.2f}"}
+        for f in e.faces
+    ]
+    plates = [{"kind": "plate", "box": list(p.box), "label": p.text} for p in e.plates]
+    return faces + plates
+
+
+def _dl(items: list[tuple[str, object]]) -> Html:
+    return el("dl", {"class": "facts"}, [[el("dt", {}, k), el("dd", {}, v)] for k, v in items])  # type: ignore[arg-type]
+
+
+def _scene(ctx: Ctx, stored: StoredEvent) -> Html:
+    e = stored.event
+    href = f"/events/{e.event_id}/blob/"
+    scene = next((b for b in e.blobs if b.role == "scene"), None)
+    crops = []
+    for f in e.faces:
+        crops.append(
+            el(
+                "figure",
+                {"class": "crop"},
+                el("img", {"src": href + f.crop, "alt": f"{ctx.t('event.face')} {f.subject_id}"})
+                if f.crop
+                else None,
+                el(
+                    "figcaption",
+                    {},
+                    _dl(
+                        [
+                            (ctx.t("col.subject"), f.subject_id),
+                            (ctx.t("event.similarity"), f"{f.similarity:.4f}"),
+                            (ctx.t("event.quality"), f"{f.quality:.2f}"),
+                        ]
+                    ),
+                ),
+            )
+        )
+    for p in e.plates:
+        crops.append(
+            el(
+                "figure",
+                {"class": "crop"},
+                el("img", {"src": href + p.crop, "alt": f"{ctx.t('col.plate')} {p.text}"})
+                if p.crop
+                else None,
+                el(
+                    "figcaption",
+                    {},
+                    _dl(
+                        [
+                            (ctx.t("event.read"), el("span", {"class": "plate"}, p.text)),
+                            (ctx.t("event.listed"), el("span", {"class": "plate"}, p.listed_text)),
+                            (ctx.t("event.match"), ctx.t(f"event.match.{p.kind}")),
+                            (ctx.t("event.color"), p.color or "—"),
+                            (ctx.t("event.confidence"), f"{p.confidence:.3f}"),
+                        ]
+                    ),
+                ),
+            )
+        )
+    return el(
+        "section",
+        {"class": "evidence", "aria-labelledby": "scene-h"},
+        el("h2", {"id": "scene-h"}, ctx.t("event.scene")),
+        el(
+            "figure",
+            {"class": "scene", "data-boxes": "boxes"},
+            el("img", {"src": href + scene.name, "alt": ctx.t("event.scene"), "id": "scene-img"})
+            if scene
+            else None,
+            json_data("boxes", _boxes(stored)),
+        ),
+        el(
+            "button",
+            {"type": "button", "id": "toggle-boxes", "aria-pressed": "true"},
+            ctx.t("event.boxes"),
+        ),
+        el("h2", {}, ctx.t("event.crops")),
+        el("div", {"class": "crops"}, crops),
+    )
+
+
+def _integrity(ctx: Ctx, view: EventView, sig_ok: bool, d: Deps) -> Html:
+    s, e = view.stored, view.stored.event
+    blobs = d.repo.events.event_blobs(e.event_id)
+    return el(
+        "section",
+        {"class": "card", "aria-labelledby": "int-h"},
+        el("h2", {"id": "int-h"}, ctx.t("event.integrity")),
+        _dl(
+            [
+                (
+                    ctx.t("col.integrity"),
+                    [integrity_badge(ctx, s.integrity), " ", s.integrity_note],
+                ),
+                (
+                    ctx.t("event.sig_now"),
+                    badge(
+                        ctx.t("event.sig_ok" if sig_ok else "event.sig_bad"),
+                        "ok" if sig_ok else "bad",
+                    ),
+                ),
+                (ctx.t("event.sequence"), e.sequence),
+                (ctx.t("event.hash"), el("code", {}, s.event_hash)),
+                (ctx.t("event.prev"), el("code", {}, e.prev_hash)),
+                (ctx.t("event.key"), el("code", {}, view.gateway_key_fingerprint)),
+            ]
+        ),
+        el("h3", {}, ctx.t("event.blobs")),
+        el(
+            "ul",
+            {"class": "hashes"},
+            [el("li", {}, b.name, ": ", el("code", {}, b.sha256)) for b in blobs],
+        ),
+    )
+
+
+def _verdict(ctx: Ctx, view: EventView) -> Html:
+    s = view.stored
+    history = (
+        table(
+            [ctx.t("col.verdict"), ctx.t("event.note"), ctx.t("event.by"), ctx.t("event.at")],
+            [
+                [verdict_badge(ctx, v.verdict), v.note, v.reviewer, ctx.time(v.at_us)]
+                for v in view.verdicts
+            ],
+            ctx.t("event.history"),
+        )
+        if view.verdicts
+        else None
+    )
+    form = None
+    if ctx.can("verdict"):
+        form = post_form(
+            ctx,
+            f"/events/{s.event.event_id}/verdict",
+            field(
+                ctx.t("event.note"),
+                el(
+                    "textarea",
+                    {
+                        "name": "note",
+                        "id": "note",
+                        "rows": "3",
+                        "maxlength": "2000",
+                        "required": True,
+                    },
+                ),
+            ),
+            el(
+                "div",
+                {"class": "actions"},
+                el(
+                    "button",
+                    {"type": "submit", "name": "verdict", "value": "confirmed", "class": "primary"},
+                    ctx.t("event.confirm"),
+                ),
+                el(
+                    "button",
+                    {"type": "submit", "name": "verdict", "value": "rejected", "class": "danger"},
+                    ctx.t("event.reject"),
+                ),
+            ),
+            class_="verdict-form",
+        )
+    return el(
+        "section",
+        {"class": "card", "aria-labelledby": "verdict-h"},
+        el("h2", {"id": "verdict-h"}, ctx.t("event.verdict")),
+        el(
+            "p",
+            {},
+            ctx.t("event.current"),
+            ": ",
+            verdict_badge(ctx, s.verdict),
+            " ",
+            el("span", {"class": "muted"}, s.verdict_by or ""),
+        ),
+        form,
+        history,
+    )
+
+
+def _dispatch_rows(ctx: Ctx, records: list[DispatchRecord]) -> list[list[Any]]:
+    return [
+        [
+            badge(ctx.t(f"dispatch.{r.state}"), r.state),
+            r.attempts,
+            r.last_status or "—",
+            ctx.time(r.next_attempt_us) if r.state == "pending" else "—",
+            el(
+                "a",
+                {"href": f"/dispatches/{r.dispatch_id}/package.zip"},
+                r.package_sha256[:16] + "…",
+            ),
+        ]
+        for r in records
+    ]
+
+
+def _dispatch(ctx: Ctx, d: Deps, s: StoredEvent) -> Html | None:
+    if not ctx.can("dispatch"):
+        return None
+    svc = d.services.dispatch
+    if svc is None:
+        return el(
+            "section",
+            {"class": "card"},
+            el("h2", {}, ctx.t("dispatch.title")),
+            el("p", {}, ctx.t("dispatch.off")),
+        )
+    records = svc.for_event(s.event.event_id)
+    busy = any(r.state in ("pending", "delivered") for r in records)
+    headers = [
+        ctx.t(k)
+        for k in (
+            "dispatch.state",
+            "dispatch.attempts",
+            "dispatch.last",
+            "dispatch.next",
+            "dispatch.package",
+        )
+    ]
+    rows = (
+        table(headers, _dispatch_rows(ctx, records), ctx.t("dispatch.title"))
+        if records
+        else el("p", {}, ctx.t("dispatch.none"))
+    )
+    if s.verdict != "confirmed":
+        action: Html | None = el("p", {"class": "muted"}, ctx.t("dispatch.only_confirmed"))
+    elif busy:
+        action = None
+    else:
+        action = post_form(
+            ctx,
+            f"/events/{s.event.event_id}/dispatch",
+            el(
+                "button",
+                {"type": "submit", "class": "primary", "id": "dispatch-btn"},
+                ctx.t("dispatch.button"),
+            ),
+        )
+    pending = any(r.state == "pending" for r in records)
+    return el(
+        "section",
+        {
+            "class": "card",
+            "id": "dispatch",
+            "aria-labelledby": "dispatch-h",
+            "aria-live": "polite",
+            "data-poll": f"/events/{s.event.event_id}/dispatches.json" if pending else None,
+        },
+        el("h2", {"id": "dispatch-h"}, ctx.t("dispatch.title")),
+        el("div", {"id": "dispatch-rows"}, rows),
+        action,
+    )
+
+
+def _audit_trail(ctx: Ctx, d: Deps, event_id: str) -> Html | None:
+    if not ctx.can("event_audit"):
+        return None
+    entries = d.services.auditor.entries_about({event_id})[-MAX_AUDIT_ROWS:]
+    rows = [
+        [
+            a["seq"],
+            ctx.time(a["at_us"]),
+            a["actor"],
+            a["action"],
+            el("code", {}, json.dumps(a["detail"], ensure_ascii=False)[:300]),
+        ]
+        for a in reversed(entries)
+    ]
+    headers = [
+        ctx.t("audit.seq"),
+        ctx.t("event.at"),
+        ctx.t("audit.actor"),
+        ctx.t("audit.action"),
+        ctx.t("audit.detail"),
+    ]
+    return el(
+        "details",
+        {"class": "card"},
+        el("summary", {}, ctx.t("event.audit"), f" ({len(entries)})"),
+        table(headers, rows, ctx.t("event.audit")),
+    )
+
+
+def routes(d: Deps) -> list[Route]:
+    def detail(ctx: Ctx, m: re.Match[str]) -> Response:
+        assert ctx.principal is not None
+        view = d.services.review.get_event(ctx.principal, m["id"])  # audited: review.view
+        s, e = view.stored, view.stored.event
+        facts = _dl(
+            [
+                (ctx.t("event.id"), el("code", {}, e.event_id)),
+                (ctx.t("col.time"), ctx.time(e.captured_at_us)),
+                (ctx.t("event.received"), ctx.time(s.received_at_us)),
+                (ctx.t("col.place"), f"{e.gateway_id} / {e.camera_id}"),
+                (ctx.t("col.kind"), ctx.t(f"kind.{e.kind}")),
+                (ctx.t("col.subject"), s.label or "—"),
+                (
+                    ctx.t("event.location"),
+                    f"{e.location[0]:.5f}, {e.location[1]:.5f}" if e.location else "—",
+                ),
+                (ctx.t("event.models"), ", ".join(e.models)),
+            ]
+        )
+        export = (
+            post_form(
+                ctx,
+                f"/events/{e.event_id}/export",
+                el("button", {"type": "submit", "id": "export-btn"}, ctx.t("event.export")),
+                el("small", {}, ctx.t("event.export.help")),
+            )
+            if ctx.can("export")
+            else None
+        )
+        msg = ctx.req.arg("msg")
+        body = [
+            el(
+                "div",
+                {"class": "event-grid"},
+                _scene(ctx, s),
+                el(
+                    "div",
+                    {"class": "side"},
+                    el("section", {"class": "card"}, el("h2", {}, ctx.t("event.facts")), facts),
+                    _verdict(ctx, view),
+                    export,
+                    _dispatch(ctx, d, s),
+                    _integrity(ctx, view, _signature_ok(d, s), d),
+                ),
+            ),
+            _audit_trail(ctx, d, e.event_id),
+        ]
+        return html_response(
+            page(ctx, ctx.t("event.title"), body, "/search", ctx.t(msg) if msg in NOTICES else None)
+        )
+
+    def blob(ctx: Ctx, m: re.Match[str]) -> Response:
+        assert ctx.principal is not None
+        info, data = d.services.review.get_blob(ctx.principal, m["id"], m["name"])  # audited
+        return Response(200, data, info.media_type, [("Cache-Control", "private, no-store")])
+
+    def verdict(ctx: Ctx, m: re.Match[str]) -> Response:
+        assert ctx.principal is not None
+        form = ctx.req.form()
+        note = field_value(form, "note").strip()
+        if not note:
+            raise QueryError(ctx.t("event.note_required"))
+        d.services.review.set_verdict(ctx.principal, m["id"], field_value(form, "verdict"), note)  # type: ignore[arg-type]
+        return redirect(f"/events/{m['id']}?msg=event.saved")
+
+    def export(ctx: Ctx, m: re.Match[str]) -> Response:
+        assert ctx.principal is not None
+        files = d.services.review.export_files(ctx.principal, [m["id"]])  # audited: review.export
+        name = f"evidence-{m['id']}"
+        return Response(
+            200,
+            zip_package(files, name),
+            "application/zip",
+            [
+                ("Content-Disposition", f'attachment; filename="{name}.zip"'),
+                ("Cache-Control", "no-store"),
+            ],
+        )
+
+    def dispatch(ctx: Ctx, m: re.Match[str]) -> Response:
+        assert ctx.principal is not None
+        if d.services.dispatch is None:
+            raise StoreError(ctx.t("dispatch.off"))
+        d.services.dispatch.dispatch(ctx.principal, m["id"])
+        return redirect(f"/events/{m['id']}?msg=dispatch.created#dispatch")
+
+    def dispatch_state(ctx: Ctx, m: re.Match[str]) -> Response:
+        svc = d.services.dispatch
+        records = svc.for_event(m["id"]) if svc else []
+        rows = [
+            {
+                "state": r.state,
+                "label": ctx.t(f"dispatch.{r.state}"),
+                "attempts": r.attempts,
+                "last_status": r.last_status,
+                "next": ctx.time(r.next_attempt_us) if r.state == "pending" else "—",
+                "package": f"/dispatches/{r.dispatch_id}/package.zip",
+                "sha": r.package_sha256[:16] + "…",
+            }
+            for r in records
+        ]
+        body = json.dumps(rows, ensure_ascii=False).encode()
+        return Response(
+            200, body, "application/json; charset=utf-8", [("Cache-Control", "no-store")]
+        )
+
+    def package(ctx: Ctx, m: re.Match[str]) -> Response:
+        assert ctx.principal is not None
+        if d.services.dispatch is None:
+            raise StoreError(ctx.t("dispatch.off"))
+        record, data = d.services.dispatch.package(ctx.principal, m["id"])  # audited
+        name = f"evidence-{record.event_id}-{record.package_sha256[:12]}.zip"
+        return Response(
+            200,
+            data,
+            "application/zip",
+            [("Content-Disposition", f'attachment; filename="{name}"')],
+        )
+
+    return [
+        route("GET", f"/events/{ID}", detail, "view"),
+        route("GET", f"/events/{ID}/blob/(?P<name>[A-Za-z0-9._-]{{1,128}})", blob, "blob"),
+        route("POST", f"/events/{ID}/verdict", verdict, "verdict"),
+        route("POST", f"/events/{ID}/export", export, "export"),
+        route("POST", f"/events/{ID}/dispatch", dispatch, "dispatch"),
+        route("GET", f"/events/{ID}/dispatches.json", dispatch_state, "dispatch"),
+        route("GET", f"/dispatches/{ID}/package.zip", package, "dispatch"),
+    ]
