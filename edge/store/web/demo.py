@@ -68,6 +68,7 @@ PLAN: tuple[tuple[str, str, int, str, bool, bool], ...] = (
     ("gw-1", "cam-1", 58, "subj-face", True, False),
     ("gw-2", "cam-1", 9, "subj-9", False, True),
     ("gw-2", "cam-1", 20, "subj-7", False, True),
+    ("gw-2", "cam-1", 26, "subj-8", False, True),  # 02:00 local: the previous day in UTC
     ("gw-2", "cam-1", 40, "subj-8", False, True),
     # gw-2 sequence 4 is never delivered: the next event arrives with a chain gap
     ("gw-2", "cam-1", 60, "subj-9", False, True),

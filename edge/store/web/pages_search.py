@@ -44,6 +44,13 @@ FILTERS = (
 )
 
 
+def page_size(ctx: Ctx) -> int:
+    try:
+        return max(5, min(100, int(ctx.req.arg("n") or PAGE_SIZE)))
+    except ValueError:
+        return PAGE_SIZE
+
+
 def query_from(ctx: Ctx) -> EventQuery:
     a = ctx.req.arg
     return EventQuery(
@@ -56,7 +63,7 @@ def query_from(ctx: Ctx) -> EventQuery:
         verdict=a("verdict") or None,
         integrity=a("integrity") or None,
         plate_exact=a("exact") == "1",
-        limit=PAGE_SIZE,
+        limit=page_size(ctx),
         cursor=a("cursor") or None,
     )
 
