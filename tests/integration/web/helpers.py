@@ -96,9 +96,12 @@ class Client:
         return self.request("GET", path)
 
     def post(
-        self, path: str, fields: dict[str, str] | None = None, csrf: bool = True,
+        self,
+        path: str,
+        fields: dict[str, str] | None = None,
+        csrf: bool = True,
         headers: dict[str, str] | None = None,
-    ) -> Resp:  # fmt: skip
+    ) -> Resp:
         data = dict(fields or {})
         if csrf:
             data.setdefault("csrf", self.csrf)
@@ -170,7 +173,12 @@ class Receiver:
                 ok = receiver.check(self.headers.get("X-EdgeWatch-Signature", ""), body)
                 with receiver.lock:
                     receiver.received.append(
-                        Received(body, dict(self.headers.items()), ok, time.monotonic())
+                        Received(
+                            body,
+                            {k.lower(): v for k, v in self.headers.items()},
+                            ok,
+                            time.monotonic(),
+                        )
                     )
                     status = 401 if not ok else 503 if receiver.fail_next > 0 else 200
                     if ok and receiver.fail_next > 0:
@@ -206,7 +214,7 @@ class Stack:
         if user is not None:
             r = c.login(user, self.tokens[user])
             assert r.status == 303, r.text[:500]
-            assert c.get("/search").status == 200  # picks up the session's CSRF token
+            assert c.get("/analytics").status == 200  # picks up the session CSRF token
         return c
 
 
@@ -232,18 +240,25 @@ def pg_schema_url(database_url: str) -> str:
 
 @contextmanager
 def open_stack(
-    root: Path, backend: str, pg_url: str | None = None, models_dir: Path | None = None,
+    root: Path,
+    backend: str,
+    pg_url: str | None = None,
+    models_dir: Path | None = None,
     **web: Any,
-) -> Iterator[Stack]:  # fmt: skip
+) -> Iterator[Stack]:
     key = secrets.token_bytes(32)
     (root / "dispatch.key").write_bytes(key)
     receiver = Receiver(key)
     receiver.start()
     port = free_ports(1)[0]
     dispatch = DispatchConfig(
-        url=receiver.url, hmac_key_file=root / "dispatch.key", max_attempts=4,
-        backoff_initial_s=0.1, backoff_max_s=0.4, timeout_s=5,
-    )  # fmt: skip
+        url=receiver.url,
+        hmac_key_file=root / "dispatch.key",
+        max_attempts=4,
+        backoff_initial_s=0.1,
+        backoff_max_s=0.4,
+        timeout_s=5,
+    )
     config = WebConfig(port=port, dispatch=dispatch, **web)
     db = (
         SqliteDatabase(root / "store.db") if backend == "sqlite" else PostgresDatabase(pg_url or "")
