@@ -1,0 +1,95 @@
+"""Face enrolment and search by face photo through the page, with the real model pack."""
+
+from __future__ import annotations
+
+import re
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+pytestmark = [pytest.mark.timeout(300), pytest.mark.models, pytest.mark.eval]
+helpers = sys.modules["edgewatch_web_test_helpers"]  # loaded by conftest.py
+
+ENROL = "faces/deepface/angelina_jolie/img1.jpg"
+PROBE = "faces/deepface/angelina_jolie/img2.jpg"
+OTHER = "faces/face_recognition_pr1285/steve_wozniak/steve_wozniak1.jpg"
+
+
+@pytest.fixture(scope="module")
+def face_stack(
+    tmp_path_factory: pytest.TempPathFactory, models_dir: Path, eval_dir: Path
+) -> Iterator[Any]:
+    with helpers.open_stack(
+        tmp_path_factory.mktemp("web-faces"), "sqlite", models_dir=models_dir
+    ) as s:
+        admin = s.client("admin")
+        r = admin.post_multipart(
+            "/watchlist/face",
+            {"subject_id": "subj-face", "label": "", "largest": "1"},
+            [("photos", "enrol.jpg", (eval_dir / ENROL).read_bytes())],
+        )
+        assert r.status == 303, r.text[-800:]
+        yield s
+
+
+def face_events(s: Any) -> set[str]:
+    return {
+        e.event_id for e in s.seeded.events if any(f.subject_id == "subj-face" for f in e.faces)
+    }
+
+
+def test_enrolment_added_a_template_of_the_store_model(face_stack: Any) -> None:
+    subject = face_stack.local.repo.watchlist.get_subject("subj-face")
+    assert subject is not None and len(subject.templates) == 1
+    assert subject.label == "人脸布控 D"  # existing label kept
+
+
+def test_search_by_photo_of_the_same_person_finds_their_events(
+    face_stack: Any, eval_dir: Path
+) -> None:
+    c = face_stack.client("reviewer")
+    r = c.post_multipart(
+        "/search/face",
+        {"min_similarity": ""},
+        [("photo", "probe.jpg", (eval_dir / PROBE).read_bytes())],
+    )
+    assert r.status == 200, r.text[-800:]
+    found = set(re.findall(r'<a href="/events/([^"/]+)">', r.text))
+    assert found == face_events(face_stack)
+    sims = [float(x) for x in re.findall(r"<td>(0\.\d{3})</td><td><span class=\"badge", r.text)]
+    assert sims and all(s >= 0.3 for s in sims)
+    audit = [
+        e for e in face_stack.local.repo.audit.entries(0, 100_000) if e.action == "review.search"
+    ]
+    assert '"face_photo":true' in audit[-1].detail_json
+    # thumbnails of these results are now allowed for this session
+    assert c.get(f"/events/{sorted(found)[0]}/thumb").status == 200
+
+
+def test_photo_of_another_person_finds_nothing(face_stack: Any, eval_dir: Path) -> None:
+    c = face_stack.client("viewer")
+    r = c.post_multipart(
+        "/search/face", {}, [("photo", "other.jpg", (eval_dir / OTHER).read_bytes())]
+    )
+    assert r.status == 200
+    assert not set(re.findall(r'<a href="/events/([^"/]+)">', r.text)) & face_events(face_stack)
+
+
+def test_a_photo_without_a_face_or_no_photo_is_explained(face_stack: Any) -> None:
+    c = face_stack.client("viewer")
+    from edge.evidence.samples import sample_jpeg
+
+    r = c.post_multipart("/search/face", {}, [("photo", "noise.jpg", sample_jpeg(1, 320, 240))])
+    assert r.status == 400 and "no face" in r.text
+    assert c.post_multipart("/search/face", {}, []).status == 400
+
+
+def test_only_admins_enrol_faces(face_stack: Any, eval_dir: Path) -> None:
+    c = face_stack.client("reviewer")
+    r = c.post_multipart(
+        "/watchlist/face", {"label": "x"}, [("photos", "a.jpg", (eval_dir / PROBE).read_bytes())]
+    )
+    assert r.status == 403
