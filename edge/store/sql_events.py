@@ -153,6 +153,15 @@ class SqlEvents:
             [(e.event_id, b.name, b.role, b.sha256) for b in blobs],
         )
 
+    def import_events(
+        self, items: Sequence[tuple[NewEvent, Sequence[StoredBlob], str, str]]
+    ) -> None:
+        """Bulk import in one transaction (migrations, benchmarks): (event, blobs,
+        integrity, note) as already decided by the caller; no chain or duplicate checks."""
+        with self._db.write() as tx:
+            for new, blobs, integrity, note in items:
+                self._insert_rows(tx, new, blobs, integrity, note)
+
     def get_event(self, event_id: str) -> StoredEvent | None:
         with self._db.read() as tx:
             row = tx.row(f"SELECT {EVENT_COLUMNS} FROM {_FROM} WHERE e.id = ?", (event_id,))

@@ -1,0 +1,337 @@
+"""Central store benchmark: ingest over gRPC+mTLS, search latency, face search latency.
+
+Ingest: a real `edgewatch store serve` process (made by `edgewatch init`) receives
+signed, chained events with ~50 KB of JPEG evidence each from 1 and 8 concurrent
+gateways (one mTLS stream each); an ack means blobs fsynced + database committed. The
+baseline, measured in the same run on the same database and disk, is the raw rate of
+committing one 50 KB row per transaction (what "just insert it" costs); the ratio is
+ingest / raw.
+
+Search: p50/p99 of reviewer searches (plate with confusables, subject, camera + time
+window, gateway + pending, newest page) at 100k events (1M with --full), through the
+repository. Face search: p99 of a top-50 cosine search over 100k 128-d templates.
+
+    .venv/bin/python bench/ingest.py --quick     # < 5 minutes
+    .venv/bin/python bench/ingest.py --full      # adds 1M events
+
+The last stdout line is one JSON object with the results.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import dataclasses
+import json
+import os
+import random
+import secrets
+import sqlite3
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import psycopg
+
+from edge.cli.init_cmd import init_deployment
+from edge.evidence.model import (
+    GENESIS_HASH,
+    BlobRef,
+    FaceHit,
+    MatchEvent,
+    PlateHit,
+    canonical_bytes,
+    event_hash,
+)
+from edge.store.loadgen import Deployment, signed_chain
+from edge.store.plates import normalise_plate
+from edge.store.postgres_repo import postgres_repository
+from edge.store.repository import EventQuery, NewEvent, StoredBlob
+from edge.store.sql_repo import SqlRepository
+from edge.store.sqlite_repo import sqlite_repository
+from edge.vision.types import FaceEmbedding
+from edge.watchlist.gallery import FaceGallery
+
+PG_ADMIN = "postgresql://postgres@127.0.0.1:5432/postgres"
+PROVINCES = "京津沪渝冀晋蒙辽吉黑苏浙皖闽赣鲁豫鄂湘粤桂琼川贵云藏陕甘青宁新"
+LETTERS = "ABCDEFGHJKLMNPQRSTUVWXYZ0123456789"
+
+
+def pct(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
+
+
+@contextlib.contextmanager
+def pg_database() -> Iterator[str]:
+    name = "edgewatch_bench_" + secrets.token_hex(4)
+    with psycopg.connect(PG_ADMIN, autocommit=True) as c:
+        c.execute(f'CREATE DATABASE "{name}"')
+    try:
+        yield f"postgresql://postgres@127.0.0.1:5432/{name}"
+    finally:
+        with psycopg.connect(PG_ADMIN, autocommit=True) as c:
+            c.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+# --- ingest ---------------------------------------------------------------------------
+
+
+@contextlib.contextmanager
+def store_process(dep: Deployment) -> Iterator[subprocess.Popen[str]]:
+    cmd = [sys.executable, "-m", "edge", "store", "serve", "--config", str(dep.path("store.yaml"))]
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    try:
+        assert proc.stdout is not None
+        if "serving" not in proc.stdout.readline():
+            raise RuntimeError("store did not start")
+        yield proc
+    finally:
+        proc.terminate()
+        proc.wait(60)
+
+
+#: per gateway number: (next sequence, hash of the last event) so runs continue the chain
+Heads = dict[int, tuple[int, str]]
+
+
+def ingest_rate(dep: Deployment, gateways: int, per_gateway: int, heads: Heads) -> float:
+    """Events per second acked (durably stored) over ``gateways`` concurrent streams."""
+    chains = {}
+    for g in range(1, gateways + 1):
+        seq, prev = heads[g]
+        chain = signed_chain(
+            dep.signing_key(g),
+            f"gw-{g}",
+            per_gateway,
+            start=seq,
+            prev_hash=prev,
+            scene_bytes=50_000,
+        )
+        chains[g] = chain
+        heads[g] = (seq + per_gateway, event_hash(chain[-1].event))
+    stored = [0] * (gateways + 1)
+
+    def run(g: int) -> None:
+        with dep.gateway(g) as gw:
+            acks = gw.deliver(chains[g], timeout=600)
+        stored[g] = sum(a.status == "stored" for a in acks)
+
+    threads = [threading.Thread(target=run, args=(g,)) for g in chains]
+    t0 = time.perf_counter()
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    elapsed = time.perf_counter() - t0
+    if sum(stored) != gateways * per_gateway:
+        raise RuntimeError(f"only {sum(stored)} of {gateways * per_gateway} events stored")
+    return sum(stored) / elapsed
+
+
+def raw_rate_sqlite(path: Path, n: int) -> float:
+    """One 50 KB row per durable commit (WAL, synchronous=FULL), same disk."""
+    conn = sqlite3.connect(str(path), isolation_level=None)
+    conn.execute("PRAGMA journal_mode = WAL")
+    conn.execute("PRAGMA synchronous = FULL")
+    conn.execute("CREATE TABLE IF NOT EXISTS raw (id TEXT PRIMARY KEY, data BLOB)")
+    payload = os.urandom(50_000)
+    t0 = time.perf_counter()
+    for _ in range(n):
+        conn.execute("BEGIN")
+        conn.execute("INSERT INTO raw VALUES (?, ?)", (secrets.token_hex(16), payload))
+        conn.execute("COMMIT")
+    rate = n / (time.perf_counter() - t0)
+    conn.close()
+    return rate
+
+
+def raw_rate_pg(url: str, n: int) -> float:
+    payload = os.urandom(50_000)
+    with psycopg.connect(url) as conn:
+        conn.execute("CREATE TABLE IF NOT EXISTS raw (id TEXT PRIMARY KEY, data BYTEA)")
+        conn.commit()
+        t0 = time.perf_counter()
+        for _ in range(n):
+            conn.execute("INSERT INTO raw VALUES (%s, %s)", (secrets.token_hex(16), payload))
+            conn.commit()
+        return n / (time.perf_counter() - t0)
+
+
+def bench_ingest(backend: str, quick: bool, work: Path) -> dict[str, Any]:
+    n1, n8 = (150, 40) if quick else (1000, 250)
+    with contextlib.ExitStack() as stack:
+        url = stack.enter_context(pg_database()) if backend == "postgresql" else None
+        root = work / f"ingest-{backend}"
+        address, _ = init_deployment(root, gateways=8, database_url=url)
+        dep = Deployment(root, address)
+        heads: Heads = dict.fromkeys(range(1, 9), (1, GENESIS_HASH))
+        with store_process(dep):
+            ingest_rate(dep, 1, 10, heads)  # warm-up: connections, caches
+            one = ingest_rate(dep, 1, n1, heads)
+            eight = ingest_rate(dep, 8, n8, heads)
+        raw = raw_rate_pg(url, n1) if url else raw_rate_sqlite(root / "raw.db", n1)
+    return {
+        "events_per_s_1_gateway": round(one, 1),
+        "events_per_s_8_gateways": round(eight, 1),
+        "raw_commits_per_s": round(raw, 1),
+        "ratio_1_gateway": round(one / raw, 3),
+        "ratio_8_gateways": round(eight / raw, 3),
+        "events": n1 + 8 * n8,
+        "evidence_bytes_per_event": 50_000,
+    }
+
+
+# --- search ---------------------------------------------------------------------------
+
+
+def synthetic(
+    i: int, rng: random.Random, plates: list[str], t0: int
+) -> tuple[NewEvent, list[StoredBlob], str, str]:
+    g = f"gw-{1 + i % 8}"
+    plate = plates[rng.randrange(len(plates))]
+    subject = f"s-{rng.randrange(20_000)}"
+    sha = f"{i:064x}"
+    event = MatchEvent(
+        event_id=f"{i:08x}-0000-7000-8000-{rng.getrandbits(48):012x}",
+        gateway_id=g,
+        camera_id=f"cam-{rng.randrange(50)}",
+        captured_at_us=t0 + i * 2_000_000,
+        sequence=1 + i // 8,
+        prev_hash="0" * 64,
+        faces=(FaceHit(subject, 0.5 + rng.random() / 2, (1, 2, 3, 4), 0.8, "m", "face.jpg"),)
+        if i % 3
+        else (),
+        plates=(PlateHit(subject, plate, plate, "exact", 0.9, "blue", (1, 2, 3, 4), "p", None),),
+        blobs=(BlobRef("face.jpg", "face_crop", "image/jpeg", sha, 1000),) if i % 3 else (),
+        models=("m",),
+    )
+    canonical = canonical_bytes(event)
+    blobs = [StoredBlob(b.name, b.role, b.media_type, b.sha256, b.size) for b in event.blobs]
+    return (
+        NewEvent(event, canonical, event_hash(event), b"s" * 64, event.captured_at_us),
+        blobs,
+        "ok",
+        "",
+    )
+
+
+def populate(repo: SqlRepository, n: int, rng: random.Random) -> list[str]:
+    for g in range(1, 9):
+        repo.gateways.register_gateway(f"gw-{g}", b"k" * 32, None, 0)
+    plates = sorted(
+        {
+            rng.choice(PROVINCES) + rng.choice(LETTERS[:24]) + "".join(rng.choices(LETTERS, k=5))
+            for _ in range(20_000)
+        }
+    )
+    t0 = 1_700_000_000_000_000
+    batch = 5000
+    for start in range(0, n, batch):
+        repo.events.import_events(
+            [synthetic(i, rng, plates, t0) for i in range(start, min(n, start + batch))]
+        )
+    return plates
+
+
+def search_latency(
+    repo: SqlRepository, plates: list[str], n: int, rng: random.Random, reps: int
+) -> dict[str, Any]:
+    t0, span = 1_700_000_000_000_000, n * 2_000_000
+    queries: list[Callable[[], EventQuery]] = [
+        lambda: EventQuery(plate=normalise_plate(rng.choice(plates)).replace("0", "O")),
+        lambda: EventQuery(subject_ids=(f"s-{rng.randrange(20_000)}",)),
+        lambda: EventQuery(
+            camera_id=f"cam-{rng.randrange(50)}",
+            since_us=(s := t0 + rng.randrange(span)),
+            until_us=s + 86_400_000_000,
+        ),
+        lambda: EventQuery(gateway_id=f"gw-{rng.randrange(1, 9)}", verdict="pending"),
+        lambda: EventQuery(),
+    ]
+    times: list[float] = []
+    for _ in range(reps):
+        for make in queries:
+            q = make()
+            a = time.perf_counter()
+            page = repo.events.search(q)
+            if page.next_cursor:  # second page too: keyset paging must stay fast
+                repo.events.search(dataclasses.replace(q, cursor=page.next_cursor))
+            times.append((time.perf_counter() - a) * 1000)
+    return {
+        "search_p50_ms": round(pct(times, 0.5), 2),
+        "search_p99_ms": round(pct(times, 0.99), 2),
+        "queries": len(times),
+    }
+
+
+def bench_search(backend: str, n: int, work: Path, reps: int) -> dict[str, Any]:
+    rng = random.Random(7)
+    with contextlib.ExitStack() as stack:
+        if backend == "postgresql":
+            repo = postgres_repository(stack.enter_context(pg_database()))
+        else:
+            repo = sqlite_repository(work / f"search-{n}.db")
+        repo.open()
+        stack.callback(repo.close)
+        t = time.perf_counter()
+        plates = populate(repo, n, rng)
+        load_s = time.perf_counter() - t
+        out = search_latency(repo, plates, n, rng, reps)
+    return {"events": n, "load_s": round(load_s, 1), **out}
+
+
+def bench_face_search(templates: int, reps: int = 300) -> dict[str, Any]:
+    rng = np.random.default_rng(3)
+    matrix = rng.standard_normal((templates, 128)).astype(np.float32)
+    ids = [f"s-{i // 5}" for i in range(templates)]
+    gallery = FaceGallery("mobilefacenet_128", ids, {}, matrix)
+    times = []
+    for _ in range(reps):
+        q = rng.standard_normal(128).astype(np.float32)
+        q /= np.linalg.norm(q)
+        a = time.perf_counter()
+        gallery.search(FaceEmbedding(q, "mobilefacenet_128"), 50)
+        times.append((time.perf_counter() - a) * 1000)
+    return {
+        "templates": templates,
+        "face_search_p50_ms": round(pct(times, 0.5), 2),
+        "face_search_p99_ms": round(pct(times, 0.99), 2),
+    }
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    mode = ap.add_mutually_exclusive_group()
+    mode.add_argument("--quick", action="store_true", help="small runs, < 5 minutes")
+    mode.add_argument("--full", action="store_true", help="also search at 1M events")
+    ap.add_argument("--backends", default="sqlite,postgresql")
+    args = ap.parse_args()
+    backends = args.backends.split(",")
+    results: dict[str, Any] = {"mode": "full" if args.full else "quick", "cpus": os.cpu_count()}
+    with tempfile.TemporaryDirectory(prefix="edgewatch-bench-") as tmp:
+        work = Path(tmp)
+        for b in backends:
+            results[f"ingest_{b}"] = bench_ingest(b, not args.full, work)
+            print(f"ingest {b}: {results[f'ingest_{b}']}", flush=True)
+        sizes = [100_000, 1_000_000] if args.full else [100_000]
+        for b in backends:
+            for n in sizes:
+                key = f"search_{b}_{n // 1000}k"
+                results[key] = bench_search(b, n, work, reps=40 if args.full else 20)
+                print(f"{key}: {results[key]}", flush=True)
+    results["face_search_100k"] = bench_face_search(100_000)
+    if args.full:
+        results["face_search_1m"] = bench_face_search(1_000_000, reps=50)
+    print(json.dumps(results, ensure_ascii=False))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
