@@ -156,6 +156,8 @@ class Gateway:
             data_dir=self._config.data_dir,
             limits=self._config.vision.images,
         )
+        # a drop folder holds separate snapshots: each is its own scene, each is analysed
+        stills = parse_uri(cam.source)[0] == "folder"
         pipeline = CameraPipeline(
             cam,
             self._faces,
@@ -165,9 +167,9 @@ class Gateway:
             self._outbox,
             self._config.tracking,
             plate_model_id=self._plate_reader_id() if self._plates else "",
+            stills=stills,
         )
-        # a drop folder holds separate snapshots, each worth analysing: no rate limit
-        fps = None if parse_uri(cam.source)[0] == "folder" else cam.fps
+        fps = None if stills else cam.fps
         self._cameras[cam.id] = _Camera(cam, source, pipeline, RateSampler(fps))
 
     # -- threads -----------------------------------------------------------------

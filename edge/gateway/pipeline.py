@@ -32,6 +32,7 @@ from edge.vision.plates import PlateRecognizer
 from edge.vision.privacy import redact
 from edge.vision.types import Box, FaceEmbedding, Image, Plate
 from edge.watchlist.matcher import WatchlistMatcher
+from edge.watchlist.plate_index import confusable_distance
 from edge.wire.mapping import event_to_proto
 
 log = logging.getLogger(__name__)
@@ -39,6 +40,9 @@ log = logging.getLogger(__name__)
 #: an update event is sent when a track's similarity improves by at least this much
 UPDATE_MARGIN = 0.08
 MAX_UPDATES = 1
+#: a frame's own plate read may differ from the listed text by this much (confusable
+#: substitutions count 0.5) and still be the listed vehicle
+READ_AGREEMENT = 2.0
 
 
 class MatcherSource(Protocol):
@@ -46,7 +50,13 @@ class MatcherSource(Protocol):
 
 
 class EvidenceSink(Protocol):
-    def append_event(self, build: Builder, *, block_timeout_s: float = 1.0) -> OutboxEntry: ...
+    def append_event(
+        self,
+        build: Builder,
+        *,
+        block_timeout_s: float = 1.0,
+        resume: tuple[str, int] | None = None,
+    ) -> OutboxEntry: ...
 
 
 @dataclass
@@ -93,6 +103,19 @@ def _inside(box: Box, roi: Box | None) -> bool:
     return roi.x1 <= cx <= roi.x2 and roi.y1 <= cy <= roi.y2
 
 
+def _read_agrees(text: str, state: _TrackMatch, matcher: WatchlistMatcher) -> bool:
+    """Whether this frame's read is the listed plate, not merely its track's.
+
+    A track may have been handed from one vehicle to another (occlusion, a parked car
+    replaced): the plate in THIS frame stays sharp only if its own read matches the
+    same subject or is within a few OCR confusions of the listed text.
+    """
+    m = matcher.match_plate(text)
+    if m is not None:
+        return m.subject_id == state.subject_id
+    return confusable_distance(text, state.listed, limit=READ_AGREEMENT) <= READ_AGREEMENT
+
+
 def _trigger(state: _TrackMatch, score: float) -> bool:
     """First match of a track, or a clearly better shot worth one update event."""
     if state.event_id is None:
@@ -112,6 +135,7 @@ class CameraPipeline:
         tracking: TrackingConfig,
         plate_model_id: str = "",
         timer: StageTimer | None = None,
+        stills: bool = False,
     ) -> None:
         self._camera = camera
         self._faces = faces if "faces" in camera.recognisers else None
@@ -126,6 +150,9 @@ class CameraPipeline:
         self._plate_model_id = plate_model_id
         self._gate = MotionGate(camera.analysis)
         self._timer = timer
+        #: independent pictures (a drop folder): each frame is its own scene, so no
+        #: tracking across frames and no motion gating
+        self._stills = stills
         self.stats = PipelineStats()
 
     def _timed(self, stage: str) -> AbstractContextManager[None]:
@@ -134,6 +161,8 @@ class CameraPipeline:
     def process(self, frame: Frame) -> list[MatchEvent]:
         """Analyse one frame; returns the events it committed to the outbox."""
         self.stats.frames += 1
+        if self._stills:
+            self.finish()
         h, w = frame.image.shape[:2]
         masks = [_to_box(r, w, h) for r in self._camera.privacy_masks]
         # privacy zones are never analysed: destroy them before any model sees them
@@ -154,7 +183,7 @@ class CameraPipeline:
             self._gate.look(image)
         skipped = []
         for kind, scan in scans:
-            if self._gate.due(kind, frame.captured_at_us):
+            if self._stills or self._gate.due(kind, frame.captured_at_us):
                 self._run(kind, scan, frame.captured_at_us)
             else:
                 skipped.append((kind, scan))
@@ -305,10 +334,10 @@ class CameraPipeline:
                 continue
             i = tracked[t.detection_index].payload
             state = states[t.track_id]
-            if state is None:
+            p = plates[i]
+            if state is None or not _read_agrees(p.text, state, matcher):
                 continue
             matched.add(i)
-            p = plates[i]
             out.plates.append(
                 MatchedPlate(
                     p.detection.box,
@@ -375,7 +404,8 @@ class CameraPipeline:
             payload = event_to_proto(ev.event, ev.signature, ev.blobs).SerializeToString()
             return ev.event, payload
 
-        self._sink.append_event(build)
+        resume = (frame.resume_key, frame.position) if frame.resume_key else None
+        self._sink.append_event(build, resume=resume)
         event = built[-1]
         for state in found.triggers:
             if state.event_id is not None:
