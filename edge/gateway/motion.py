@@ -25,10 +25,14 @@ Thumb = NDArray[np.uint8]
 
 
 def thumbnail(image: Image, width: int) -> Thumb:
-    """Grey, area-averaged (which also smooths sensor noise) ``width`` pixels wide."""
+    """Grey, averaged (which also smooths sensor noise), ``width`` pixels wide."""
     h, w = image.shape[:2]
     tw = min(width, w)
     th = max(1, round(h * tw / w))
+    if w > 2 * tw:
+        # area-averaging a 1080p frame in one go costs ~2 ms; a bilinear step to twice
+        # the size first (4 samples per pixel) then an area step costs ~0.5 ms
+        image = cv2.resize(image, (2 * tw, 2 * th), interpolation=cv2.INTER_LINEAR)
     small = cv2.resize(image, (tw, th), interpolation=cv2.INTER_AREA)
     grey = cv2.cvtColor(small, cv2.COLOR_BGR2GRAY) if small.ndim == 3 else small
     return np.asarray(grey, dtype=np.uint8)
