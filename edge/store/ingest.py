@@ -17,7 +17,7 @@ import json
 import logging
 import time
 import warnings
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import partial
 from typing import Literal
@@ -37,6 +37,8 @@ from edge.store.repository import NewEvent, Repository, StoredBlob
 log = logging.getLogger(__name__)
 
 AckStatus = Literal["stored", "duplicate", "rejected"]
+#: one delivered event: (event, signature, blob bytes by name)
+Delivery = tuple[MatchEvent, bytes, Mapping[str, bytes]]
 _IMAGE_FORMATS = frozenset({"JPEG", "PNG"})
 
 
@@ -94,17 +96,34 @@ class IngestService:
         self, gateway_id: str, event: MatchEvent, signature: bytes, contents: Mapping[str, bytes]
     ) -> Ack:
         """Verify and store one event delivered by the authenticated ``gateway_id``."""
-        try:
-            self._check_shape(gateway_id, event, contents)
-            self._check_signature(event, signature)
-            self._check_blobs(event, contents)
-            return self._persist(event, signature, contents)
-        except _RejectedError as r:
-            log.warning(
-                "event rejected",
-                extra={"event_id": event.event_id, "gateway": gateway_id, "reason": r.message},
-            )
-            return Ack(event.event_id, "rejected", r.integrity, r.message[:500], event.sequence)
+        return self.deliver_many(gateway_id, [(event, signature, contents)])[0]
+
+    def deliver_many(self, gateway_id: str, items: Sequence[Delivery]) -> list[Ack]:
+        """Verify each event, then store all good ones together (group commit).
+
+        Blobs of the whole batch are fsynced first, then one database transaction
+        stores the events in order; the acks are valid once this returns.
+        """
+        acks: list[Ack | None] = [None] * len(items)
+        ready: list[int] = []
+        for i, (event, signature, contents) in enumerate(items):
+            try:
+                self._check_shape(gateway_id, event, contents)
+                self._check_signature(event, signature)
+                self._check_blobs(event, contents)
+                ready.append(i)
+            except _RejectedError as r:
+                acks[i] = self._rejected(event, r)
+        for i, ack in zip(ready, self._persist([items[i] for i in ready]), strict=True):
+            acks[i] = ack
+        return [a for a in acks if a is not None]
+
+    def _rejected(self, event: MatchEvent, r: _RejectedError) -> Ack:
+        log.warning(
+            "event rejected",
+            extra={"event_id": event.event_id, "gateway": event.gateway_id, "reason": r.message},
+        )
+        return Ack(event.event_id, "rejected", r.integrity, r.message[:500], event.sequence)
 
     def _problem(self, event: MatchEvent, integrity: str, message: str) -> _RejectedError:
         self._repo.gateways.add_problem(
@@ -169,29 +188,43 @@ class IngestService:
                     f"the limit is {self._limits.max_image_pixels}"
                 )
 
-    def _persist(self, event: MatchEvent, signature: bytes, contents: Mapping[str, bytes]) -> Ack:
-        for ref in event.blobs:
-            self._blobs.put(ref.sha256, contents[ref.name])  # fsynced before the commit
-        canonical = canonical_bytes(event)
-        new = NewEvent(event, canonical, event_hash(event), signature, self._clock())
-        stored = [StoredBlob(b.name, b.role, b.media_type, b.sha256, b.size) for b in event.blobs]
-        outcome = self._repo.events.insert_event(new, stored, partial(classify_link, event))
-        if outcome.status == "conflict":
-            raise self._problem(
-                event, "fork", "event id already stored with different content; not replaced"
-            )
-        status: AckStatus = "stored" if outcome.status == "inserted" else "duplicate"
-        log.info(
-            "event ingested",
-            extra={
-                "event_id": event.event_id,
-                "gateway": event.gateway_id,
-                "sequence": event.sequence,
-                "status": status,
-                "integrity": outcome.integrity,
-            },
+    def _persist(self, items: Sequence[Delivery]) -> list[Ack]:
+        if not items:
+            return []
+        self._blobs.put_many(  # fsynced before the commit
+            [(ref.sha256, contents[ref.name]) for e, _, contents in items for ref in e.blobs]
         )
-        return Ack(event.event_id, status, outcome.integrity, outcome.note[:500], event.sequence)
+        now = self._clock()
+        rows = [
+            (
+                NewEvent(event, canonical_bytes(event), event_hash(event), signature, now),
+                [StoredBlob(b.name, b.role, b.media_type, b.sha256, b.size) for b in event.blobs],
+                partial(classify_link, event),
+            )
+            for event, signature, _ in items
+        ]
+        outcomes = self._repo.events.insert_events(rows)
+        acks = []
+        for (event, _, _), outcome in zip(items, outcomes, strict=True):
+            if outcome.status == "conflict":
+                problem = "event id already stored with different content; not replaced"
+                acks.append(self._rejected(event, self._problem(event, "fork", problem)))
+                continue
+            status: AckStatus = "stored" if outcome.status == "inserted" else "duplicate"
+            log.info(
+                "event ingested",
+                extra={
+                    "event_id": event.event_id,
+                    "gateway": event.gateway_id,
+                    "sequence": event.sequence,
+                    "status": status,
+                    "integrity": outcome.integrity,
+                },
+            )
+            acks.append(
+                Ack(event.event_id, status, outcome.integrity, outcome.note[:500], event.sequence)
+            )
+        return acks
 
     def heartbeat(self, gateway_id: str, health: GatewayHealth) -> HeartbeatResult:
         now = self._clock()

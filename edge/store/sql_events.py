@@ -66,50 +66,59 @@ class SqlEvents:
     def insert_event(
         self, new: NewEvent, blobs: Sequence[StoredBlob], classify: ChainClassifier
     ) -> InsertOutcome:
+        return self.insert_events([(new, blobs, classify)])[0]
+
+    def insert_events(
+        self, items: Sequence[tuple[NewEvent, Sequence[StoredBlob], ChainClassifier]]
+    ) -> list[InsertOutcome]:
+        """Several events in one durable transaction (group commit), in order."""
+        with self._db.write() as tx:
+            return [self._insert_one(tx, new, blobs, classify) for new, blobs, classify in items]
+
+    def _insert_one(
+        self, tx: Tx, new: NewEvent, blobs: Sequence[StoredBlob], classify: ChainClassifier
+    ) -> InsertOutcome:
         e = new.event
         lock = self._db.dialect.for_update
-        with self._db.write() as tx:
-            # the gateway row lock serialises one gateway's chain (PostgreSQL); SQLite's
-            # write transaction is already exclusive
-            head = tx.row(
-                "SELECT last_sequence, last_hash FROM gateways WHERE id = ?" + lock,
-                (e.gateway_id,),
-            )
-            if head is None:
-                raise NotFoundError(f"gateway {e.gateway_id!r} is not registered")
-            existing = tx.row(
-                "SELECT event_hash, integrity, integrity_note FROM events WHERE id = ?",
-                (e.event_id,),
-            )
-            if existing is not None:
-                if existing[0] == new.event_hash:
-                    return InsertOutcome("duplicate", existing[1], existing[2])
-                return InsertOutcome("conflict", existing[1], existing[2])
+        # the gateway row lock serialises one gateway's chain (PostgreSQL); SQLite's
+        # write transaction is already exclusive
+        head = tx.row(
+            "SELECT last_sequence, last_hash FROM gateways WHERE id = ?" + lock,
+            (e.gateway_id,),
+        )
+        if head is None:
+            raise NotFoundError(f"gateway {e.gateway_id!r} is not registered")
+        existing = tx.row(
+            "SELECT event_hash, integrity, integrity_note FROM events WHERE id = ?",
+            (e.event_id,),
+        )
+        if existing is not None:
+            if existing[0] == new.event_hash:
+                return InsertOutcome("duplicate", existing[1], existing[2])
+            return InsertOutcome("conflict", existing[1], existing[2])
 
-            def hash_at(seq: int) -> str | None:
-                r = tx.row(
-                    "SELECT event_hash FROM events WHERE gateway_id = ? AND sequence = ?"
-                    " ORDER BY received_at_us LIMIT 1",
-                    (e.gateway_id, seq),
-                )
-                return None if r is None else str(r[0])
+        def hash_at(seq: int) -> str | None:
+            r = tx.row(
+                "SELECT event_hash FROM events WHERE gateway_id = ? AND sequence = ?"
+                " ORDER BY received_at_us LIMIT 1",
+                (e.gateway_id, seq),
+            )
+            return None if r is None else str(r[0])
 
-            decision = classify(ChainHead(int(head[0]), head[1]), hash_at)
-            self._insert_rows(tx, new, blobs, decision.integrity, decision.note)
-            if decision.advance:
-                tx.run(
-                    "UPDATE gateways SET last_sequence = ?, last_hash = ? WHERE id = ?",
-                    (e.sequence, new.event_hash, e.gateway_id),
-                )
+        decision = classify(ChainHead(int(head[0]), head[1]), hash_at)
+        self._insert_rows(tx, new, blobs, decision.integrity, decision.note)
+        if decision.advance:
             tx.run(
-                "UPDATE gateways SET last_seen_us = ? WHERE id = ?",
-                (new.received_at_us, e.gateway_id),
+                "UPDATE gateways SET last_sequence = ?, last_hash = ? WHERE id = ?",
+                (e.sequence, new.event_hash, e.gateway_id),
             )
-            if decision.integrity != "ok":
-                problem = (
-                    f"event {e.event_id} seq {e.sequence}: {decision.integrity}: {decision.note}"
-                )
-                append_problem(tx, e.gateway_id, problem, lock)
+        tx.run(
+            "UPDATE gateways SET last_seen_us = ? WHERE id = ?",
+            (new.received_at_us, e.gateway_id),
+        )
+        if decision.integrity != "ok":
+            problem = f"event {e.event_id} seq {e.sequence}: {decision.integrity}: {decision.note}"
+            append_problem(tx, e.gateway_id, problem, lock)
         return InsertOutcome("inserted", decision.integrity, decision.note)
 
     def _insert_rows(

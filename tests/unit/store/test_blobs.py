@@ -28,7 +28,7 @@ def test_put_get_is_content_addressed_with_fan_out(store: FolderBlobStore) -> No
     store.put(h, data)
     store.put(h, data)  # idempotent
     assert store.get(h) == data and store.exists(h)
-    assert store.path_of(h) == store.root / h[:2] / h[2:4] / h
+    assert store.path_of(h) == store.root / h[:2] / h
     assert list((store.root / "tmp").iterdir()) == []
 
 
