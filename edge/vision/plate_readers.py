@@ -19,7 +19,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from edge.config import PlateConfig, RuntimeConfig
-from edge.errors import ModelPackError
+from edge.errors import InputError, ModelPackError
 from edge.modelpack import InputContract, ModelEntry, PackManifest, load_verified
 from edge.vision.protocols import PlateColorClassifier, PlateReader
 from edge.vision.runtime import create_session
@@ -66,6 +66,22 @@ class Normalisation:
         out = np.empty((3, image.shape[0], image.shape[1]), dtype=np.float32)
         self.into(image, out)
         return out
+
+
+def check_image(image: Image) -> None:
+    """Refuse anything but a non-empty HxWx3 uint8 (BGR) image, naming what came."""
+    ok = (
+        isinstance(image, np.ndarray)
+        and image.ndim == 3
+        and image.shape[2] == 3
+        and image.dtype == np.uint8
+        and image.shape[0] > 0
+        and image.shape[1] > 0
+    )
+    if not ok:
+        shape = getattr(image, "shape", None)
+        dtype = getattr(image, "dtype", type(image).__name__)
+        raise InputError(f"expected a non-empty HxWx3 uint8 BGR image, got {shape} {dtype}")
 
 
 def require_resize(entry: ModelEntry, *allowed: str) -> None:
@@ -118,6 +134,7 @@ class PlateRecColorReader:
         return self.entry.id
 
     def read(self, plate: Image) -> PlateText:
+        check_image(plate)
         resized = cv2.resize(plate, self.size, interpolation=cv2.INTER_LINEAR)
         blob = self.norm.chw(resized)[None]
         chars, colors = self.session.run(None, {self.entry.input.name: blob})
@@ -214,6 +231,7 @@ class PpOcrReader:
         return blob
 
     def read(self, plate: Image) -> PlateText:
+        check_image(plate)
         (probs,) = self.session.run(None, {self.entry.input.name: self._blob(plate)})
         text, conf = ctc_greedy(probs[0], self.alphabet)
         color = self.color.classify(plate) if self.color is not None else None

@@ -20,7 +20,13 @@ from edge.config import PlateConfig, RuntimeConfig
 from edge.errors import ModelPackError
 from edge.modelpack import ModelEntry, PackManifest, load_verified
 from edge.vision.plate_grammar import is_sign_text, validate_plate
-from edge.vision.plate_readers import Normalisation, Tensor, load_plate_reader, require_resize
+from edge.vision.plate_readers import (
+    Normalisation,
+    Tensor,
+    check_image,
+    load_plate_reader,
+    require_resize,
+)
 from edge.vision.protocols import PlateDetector, PlateReader
 from edge.vision.runtime import create_session
 from edge.vision.types import Box, Image, Plate, PlateDetection, Point
@@ -135,6 +141,7 @@ class Y5fuPlateDetector:
         return out
 
     def detect(self, image: Image) -> list[PlateDetection]:
+        check_image(image)
         blob, lb = self.preprocess(image)
         (out,) = self.session.run(None, {self.entry.input.name: blob})
         return self.postprocess(out[0], lb, image.shape[1], image.shape[0])

@@ -9,9 +9,10 @@ import numpy as np
 import pytest
 
 from edge.config import PlateConfig
-from edge.modelpack import InputContract
-from edge.vision.plate_readers import Normalisation, ctc_greedy, softmax
-from edge.vision.plates import PlateRecognizer, join_rows, nms, rectify_plate
+from edge.errors import ModelPackError
+from edge.modelpack import InputContract, load_manifest
+from edge.vision.plate_readers import Normalisation, PlateRecColorReader, ctc_greedy, softmax
+from edge.vision.plates import PlateRecognizer, Y5fuPlateDetector, join_rows, nms, rectify_plate
 from edge.vision.types import Box, Image, PlateDetection, PlateText
 
 
@@ -139,3 +140,19 @@ def test_recognizer_filters_by_grammar_and_confidence() -> None:
     ]
     assert scan.plates[0].raw_text == "粤B·6R678"
     assert len(scan.rejected) == 2
+
+
+def test_detector_refuses_a_contract_it_does_not_implement() -> None:
+    manifest = load_manifest()
+    entry = manifest.by_id("y5fu_640x")
+    stretched = entry.model_copy(
+        update={"input": entry.input.model_copy(update={"resize": "stretch"})}
+    )
+    with pytest.raises(ModelPackError, match="letterbox_center"):
+        Y5fuPlateDetector.create(None, stretched, 0.3, 0.5)
+
+
+def test_reader_needs_alphabet_and_labels() -> None:
+    entry = load_manifest().by_id("plate_rec_color").model_copy(update={"alphabet": None})
+    with pytest.raises(ModelPackError, match="alphabet"):
+        PlateRecColorReader.create(None, entry)
