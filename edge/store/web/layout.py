@@ -115,17 +115,30 @@ def integrity_badge(ctx: Ctx, state: str) -> Html:
 
 
 def table(
-    headers: Sequence[str], rows: Sequence[Sequence[Any]], caption: str | None = None
+    headers: Sequence[str],
+    rows: Sequence[Sequence[Any]],
+    caption: str | None = None,
+    cards: bool = False,
 ) -> Html:
+    """A scrollable table; ``cards`` turns rows into labelled cards on narrow screens."""
+    body = [
+        el("tr", {}, [el("td", {"data-label": h}, c) for h, c in zip(headers, row, strict=False)])
+        for row in rows
+    ]
     return el(
         "div",
-        {"class": "table-wrap", "tabindex": "0", "role": "region", "aria-label": caption or ""},
+        {
+            "class": "table-wrap cards" if cards else "table-wrap",
+            "tabindex": "0",
+            "role": "region",
+            "aria-label": caption or "",
+        },
         el(
             "table",
             {},
             el("caption", {}, caption) if caption else None,
             el("thead", {}, el("tr", {}, [el("th", {"scope": "col"}, h) for h in headers])),
-            el("tbody", {}, [el("tr", {}, [el("td", {}, c) for c in row]) for row in rows]),
+            el("tbody", {}, body),
         ),
     )
 

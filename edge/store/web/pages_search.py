@@ -193,15 +193,19 @@ def results_table(ctx: Ctx, hits: Sequence[SearchHit], photo: bool, caption: str
         plates = ", ".join(s.plate_texts) or "—"
         row: list[Any] = [
             el(
-                "img",
-                {
-                    "src": f"{href}/thumb",
-                    "alt": f"{ctx.t('col.thumb')} {plates}",
-                    "class": "thumb",
-                    "loading": "lazy",
-                    "width": "80",
-                    "height": "60",
-                },
+                "a",  # a large tap target on tablets; keyboards use the "open" link
+                {"href": href, "tabindex": "-1", "aria-hidden": "true"},
+                el(
+                    "img",
+                    {
+                        "src": f"{href}/thumb",
+                        "alt": f"{ctx.t('col.thumb')} {plates}",
+                        "class": "thumb",
+                        "loading": "lazy",
+                        "width": "80",
+                        "height": "60",
+                    },
+                ),
             ),
             ctx.time(e.captured_at_us),
             f"{e.gateway_id} / {e.camera_id}",
@@ -220,7 +224,7 @@ def results_table(ctx: Ctx, hits: Sequence[SearchHit], photo: bool, caption: str
         rows.append(row)
     if not rows:
         return el("p", {"class": "empty"}, ctx.t("search.none"))
-    return table(headers, rows, caption)
+    return table(headers, rows, caption, cards=True)
 
 
 def _pager(ctx: Ctx, result: SearchResult) -> Html:
