@@ -102,7 +102,7 @@ def test_store_down_for_the_whole_run_then_started(deployment: Any, eval_dir: Pa
         time.sleep(2)
         assert gw.poll() is None, "with the store down, --once must wait, not exit"
         d.start_store()
-        out, err = gw.communicate(timeout=180)
+        _out, err = gw.communicate(timeout=180)
     finally:
         if gw.poll() is None:
             gw.kill()
