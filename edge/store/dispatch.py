@@ -9,35 +9,38 @@ until the receiver answers 2xx, waiting ``backoff_initial_s * 2**(n-1)`` (capped
 written to the audit log; the row's state (pending, delivered, failed) is shown on the
 event. The payload bytes are fixed at creation, so every retry sends the same body.
 
-Signature header: ``X-EdgeWatch-Signature: t=<unix seconds>,v1=<hex>`` where v1 is
-HMAC-SHA256(key, "<t>." + body); receivers check it and the age of t (see
-``verify_signature``). Rows are claimed with a lease, so several store processes on one
-PostgreSQL database never send the same attempt twice.
+The payload is signed with HMAC-SHA256 (edge/store/dispatch_io.py). Rows are claimed
+with a lease, so several store processes on one PostgreSQL database never send the same
+attempt twice.
 """
 
 from __future__ import annotations
 
 import hashlib
-import hmac
-import io
 import json
 import logging
 import random
 import threading
-import urllib.error
-import urllib.request
-import zipfile
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any, Literal, Protocol
+from typing import Literal
 
-from edge.errors import ConfigError, NotFoundError, StoreError
+from edge.errors import NotFoundError, StoreError
 from edge.ids import uuid7
 from edge.store.audit import Auditor
 from edge.store.auth import Principal
 from edge.store.blobs import BlobStore
 from edge.store.config import DispatchConfig
+from edge.store.dispatch_io import (
+    SIGNATURE_HEADER,
+    UrllibSender,
+    WebhookSender,
+    load_key,
+    sign,
+    verify_signature,
+    zip_package,
+)
 from edge.store.repository import Repository, StoredEvent
 from edge.store.review_service import ReviewService
 from edge.store.sql import Database, Row
@@ -45,9 +48,7 @@ from edge.store.sql import Database, Row
 log = logging.getLogger(__name__)
 
 DispatchState = Literal["pending", "delivered", "failed"]
-MIN_KEY_BYTES = 32
 LEASE_US = 120_000_000
-SIGNATURE_HEADER = "X-EdgeWatch-Signature"
 
 _SCHEMA = (
     "CREATE TABLE IF NOT EXISTS dispatches ("
@@ -86,82 +87,8 @@ def _record(r: Row) -> DispatchRecord:
     )  # fmt: skip
 
 
-class WebhookSender(Protocol):
-    def post(self, url: str, body: bytes, headers: Mapping[str, str], timeout: float) -> int:
-        """POST and return the HTTP status; OSError when nothing came back."""
-        ...
-
-
-class _NoRedirect(urllib.request.HTTPRedirectHandler):
-    def redirect_request(self, *args: Any, **kwargs: Any) -> None:
-        return None  # a redirect is an answer we do not follow: it counts as a failure
-
-
-class UrllibSender:
-    """Plain HTTP(S) POST; ignores proxy settings of the environment, follows no redirect."""
-
-    def __init__(self) -> None:
-        self._opener = urllib.request.build_opener(urllib.request.ProxyHandler({}), _NoRedirect)
-
-    def post(self, url: str, body: bytes, headers: Mapping[str, str], timeout: float) -> int:
-        req = urllib.request.Request(url, data=body, headers=dict(headers), method="POST")
-        try:
-            with self._opener.open(req, timeout=timeout) as resp:
-                resp.read(64 << 10)
-                return int(resp.status)
-        except urllib.error.HTTPError as e:
-            e.close()
-            return int(e.code)
-
-
-def sign(key: bytes, timestamp: int, body: bytes) -> str:
-    mac = hmac.new(key, f"{timestamp}.".encode() + body, hashlib.sha256).hexdigest()
-    return f"t={timestamp},v1={mac}"
-
-
-def verify_signature(
-    key: bytes, header: str, body: bytes, now_s: int, tolerance_s: int = 300
-) -> bool:
-    """What a receiver does: recompute the HMAC and refuse stale timestamps (replays)."""
-    parts = dict(p.split("=", 1) for p in header.split(",") if "=" in p)
-    try:
-        t = int(parts["t"])
-    except (KeyError, ValueError):
-        return False
-    if abs(now_s - t) > tolerance_s:
-        return False
-    return hmac.compare_digest(sign(key, t, body), header.replace(" ", ""))
-
-
-def zip_package(files: Mapping[str, bytes], folder: str) -> bytes:
-    """The package as one zip (sorted, fixed timestamps): unzip and `edgewatch evidence verify`."""
-    buf = io.BytesIO()
-    with zipfile.ZipFile(buf, "w", compression=zipfile.ZIP_DEFLATED) as z:
-        for path in sorted(files):
-            info = zipfile.ZipInfo(f"{folder}/{path}", date_time=(1980, 1, 1, 0, 0, 0))
-            info.compress_type = zipfile.ZIP_DEFLATED
-            info.external_attr = 0o644 << 16
-            z.writestr(info, files[path])
-    return buf.getvalue()
-
-
 def _iso(us: int) -> str:
     return datetime.fromtimestamp(us / 1e6, UTC).isoformat(timespec="seconds")
-
-
-def load_key(config: DispatchConfig) -> bytes:
-    try:
-        key = config.hmac_key_file.read_bytes().rstrip(b"\r\n")
-    except OSError as e:
-        raise ConfigError(
-            f"web.dispatch.hmac_key_file {str(config.hmac_key_file)!r} cannot be read: {e.strerror}"
-        ) from None
-    if len(key) < MIN_KEY_BYTES:
-        raise ConfigError(
-            f"web.dispatch.hmac_key_file holds {len(key)} bytes; at least {MIN_KEY_BYTES} "
-            "(e.g. `openssl rand -hex 32 > dispatch.key`)"
-        )
-    return key
 
 
 class DispatchService:
@@ -422,3 +349,13 @@ class DispatchService:
                 wait = 5.0
             self._wake.wait(wait)
             self._wake.clear()
+
+
+__all__ = [
+    "DispatchRecord",
+    "DispatchService",
+    "WebhookSender",
+    "sign",
+    "verify_signature",
+    "zip_package",
+]

@@ -8,9 +8,9 @@ from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
-from edge.errors import EvidenceError, QueryError, StoreError
+from edge.errors import EvidenceError, QueryError
 from edge.evidence.signing import verify_event
-from edge.store.dispatch import DispatchRecord, zip_package
+from edge.store.dispatch import zip_package
 from edge.store.repository import StoredEvent
 from edge.store.review_service import EventView
 from edge.store.web.app import Route, route
@@ -26,6 +26,7 @@ from edge.store.web.layout import (
     table,
     verdict_badge,
 )
+from edge.store.web.pages_dispatch import dispatch_section
 from edge.store.web.services import Deps
 
 ID = r"(?P<id>[A-Za-z0-9._-]{1,128})"
@@ -232,81 +233,6 @@ def _verdict(ctx: Ctx, view: EventView) -> Html:
     )
 
 
-def _dispatch_rows(ctx: Ctx, records: list[DispatchRecord]) -> list[list[Any]]:
-    return [
-        [
-            badge(ctx.t(f"dispatch.{r.state}"), r.state),
-            r.attempts,
-            r.last_status or "—",
-            ctx.time(r.next_attempt_us) if r.state == "pending" else "—",
-            el(
-                "a",
-                {"href": f"/dispatches/{r.dispatch_id}/package.zip"},
-                r.package_sha256[:16] + "…",
-            ),
-        ]
-        for r in records
-    ]
-
-
-def _dispatch(ctx: Ctx, d: Deps, s: StoredEvent) -> Html | None:
-    if not ctx.can("dispatch"):
-        return None
-    svc = d.services.dispatch
-    if svc is None:
-        return el(
-            "section",
-            {"class": "card"},
-            el("h2", {}, ctx.t("dispatch.title")),
-            el("p", {}, ctx.t("dispatch.off")),
-        )
-    records = svc.for_event(s.event.event_id)
-    busy = any(r.state in ("pending", "delivered") for r in records)
-    headers = [
-        ctx.t(k)
-        for k in (
-            "dispatch.state",
-            "dispatch.attempts",
-            "dispatch.last",
-            "dispatch.next",
-            "dispatch.package",
-        )
-    ]
-    rows = (
-        table(headers, _dispatch_rows(ctx, records), ctx.t("dispatch.title"))
-        if records
-        else el("p", {}, ctx.t("dispatch.none"))
-    )
-    if s.verdict != "confirmed":
-        action: Html | None = el("p", {"class": "muted"}, ctx.t("dispatch.only_confirmed"))
-    elif busy:
-        action = None
-    else:
-        action = post_form(
-            ctx,
-            f"/events/{s.event.event_id}/dispatch",
-            el(
-                "button",
-                {"type": "submit", "class": "primary", "id": "dispatch-btn"},
-                ctx.t("dispatch.button"),
-            ),
-        )
-    pending = any(r.state == "pending" for r in records)
-    return el(
-        "section",
-        {
-            "class": "card",
-            "id": "dispatch",
-            "aria-labelledby": "dispatch-h",
-            "aria-live": "polite",
-            "data-poll": f"/events/{s.event.event_id}/dispatches.json" if pending else None,
-        },
-        el("h2", {"id": "dispatch-h"}, ctx.t("dispatch.title")),
-        el("div", {"id": "dispatch-rows"}, rows),
-        action,
-    )
-
-
 def _audit_trail(ctx: Ctx, d: Deps, event_id: str) -> Html | None:
     if not ctx.can("event_audit"):
         return None
@@ -357,11 +283,16 @@ def routes(d: Deps) -> list[Route]:
             ]
         )
         export = (
-            post_form(
-                ctx,
-                f"/events/{e.event_id}/export",
-                el("button", {"type": "submit", "id": "export-btn"}, ctx.t("event.export")),
-                el("small", {}, ctx.t("event.export.help")),
+            el(
+                "section",
+                {"class": "card"},
+                post_form(
+                    ctx,
+                    f"/events/{e.event_id}/export",
+                    el("button", {"type": "submit", "id": "export-btn"}, ctx.t("event.export")),
+                    el("small", {}, ctx.t("event.export.help")),
+                    class_="export",
+                ),
             )
             if ctx.can("export")
             else None
@@ -378,7 +309,7 @@ def routes(d: Deps) -> list[Route]:
                     el("section", {"class": "card"}, el("h2", {}, ctx.t("event.facts")), facts),
                     _verdict(ctx, view),
                     export,
-                    _dispatch(ctx, d, s),
+                    dispatch_section(ctx, d, s),
                     _integrity(ctx, view, _signature_ok(d, s), d),
                 ),
             ),
@@ -416,52 +347,9 @@ def routes(d: Deps) -> list[Route]:
             ],
         )
 
-    def dispatch(ctx: Ctx, m: re.Match[str]) -> Response:
-        assert ctx.principal is not None
-        if d.services.dispatch is None:
-            raise StoreError(ctx.t("dispatch.off"))
-        d.services.dispatch.dispatch(ctx.principal, m["id"])
-        return redirect(f"/events/{m['id']}?msg=dispatch.created#dispatch")
-
-    def dispatch_state(ctx: Ctx, m: re.Match[str]) -> Response:
-        svc = d.services.dispatch
-        records = svc.for_event(m["id"]) if svc else []
-        rows = [
-            {
-                "state": r.state,
-                "label": ctx.t(f"dispatch.{r.state}"),
-                "attempts": r.attempts,
-                "last_status": r.last_status,
-                "next": ctx.time(r.next_attempt_us) if r.state == "pending" else "—",
-                "package": f"/dispatches/{r.dispatch_id}/package.zip",
-                "sha": r.package_sha256[:16] + "…",
-            }
-            for r in records
-        ]
-        body = json.dumps(rows, ensure_ascii=False).encode()
-        return Response(
-            200, body, "application/json; charset=utf-8", [("Cache-Control", "no-store")]
-        )
-
-    def package(ctx: Ctx, m: re.Match[str]) -> Response:
-        assert ctx.principal is not None
-        if d.services.dispatch is None:
-            raise StoreError(ctx.t("dispatch.off"))
-        record, data = d.services.dispatch.package(ctx.principal, m["id"])  # audited
-        name = f"evidence-{record.event_id}-{record.package_sha256[:12]}.zip"
-        return Response(
-            200,
-            data,
-            "application/zip",
-            [("Content-Disposition", f'attachment; filename="{name}"')],
-        )
-
     return [
         route("GET", f"/events/{ID}", detail, "view"),
         route("GET", f"/events/{ID}/blob/(?P<name>[A-Za-z0-9._-]{{1,128}})", blob, "blob"),
         route("POST", f"/events/{ID}/verdict", verdict, "verdict"),
         route("POST", f"/events/{ID}/export", export, "export"),
-        route("POST", f"/events/{ID}/dispatch", dispatch, "dispatch"),
-        route("GET", f"/events/{ID}/dispatches.json", dispatch_state, "dispatch"),
-        route("GET", f"/dispatches/{ID}/package.zip", package, "dispatch"),
     ]

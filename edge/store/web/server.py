@@ -21,7 +21,14 @@ from urllib.parse import parse_qs, unquote, urlsplit
 
 from edge.errors import ConfigError
 from edge.store.config import WebConfig
-from edge.store.web import pages_admin, pages_analytics, pages_auth, pages_event, pages_search
+from edge.store.web import (
+    pages_admin,
+    pages_analytics,
+    pages_auth,
+    pages_dispatch,
+    pages_event,
+    pages_search,
+)
 from edge.store.web.app import App
 from edge.store.web.http import SECURITY_HEADERS, Request, Response, text_response
 from edge.store.web.services import Deps, WebServices
@@ -43,6 +50,7 @@ def build_app(config: WebConfig, services: WebServices) -> App:
         *pages_auth.routes(deps),
         *pages_search.routes(deps),
         *pages_event.routes(deps),
+        *pages_dispatch.routes(deps),
         *pages_admin.routes(deps),
         *pages_analytics.routes(deps),
     ]
