@@ -257,6 +257,13 @@ def bench_plates(
                 hits["rows"] += len(pf.texts)
                 hits["ours"] += sum(t in got_ours for t in pf.texts)
                 hits["generic"] += sum(t in got_gen for t in pf.texts)
+                missed = [
+                    name
+                    for name, got in (("ours", got_ours), ("generic", got_gen))
+                    if not all(t in got for t in pf.texts)
+                ]
+                if missed:
+                    print(f"  missed by {'+'.join(missed)}: {pf.file}", file=sys.stderr)
         print(f"  plates round {rnd + 1}/{rounds} done", file=sys.stderr)
     return hits
 
