@@ -45,6 +45,8 @@ def run_serve(args: argparse.Namespace) -> int:
     try:
         port = server.start()
         print(f"edgewatch store serving on {config.listen} (port {port})", flush=True)
+        if server.web_url:
+            print(f"reviewer web page: {server.web_url}/", flush=True)
         while not stop.wait(0.5):
             pass
     finally:

@@ -101,7 +101,7 @@ class DispatchService:
         blobs: BlobStore,
         auditor: Auditor,
         clock: Callable[[], int],
-        public_url: str,
+        public_url: str | Callable[[], str],
         sender: WebhookSender | None = None,
     ) -> None:
         self._config = config
@@ -111,7 +111,8 @@ class DispatchService:
         self._blobs = blobs
         self._auditor = auditor
         self._clock = clock
-        self._public_url = public_url.rstrip("/")
+        #: a callable when the page's port is only known once it listens
+        self._public_url = public_url
         self._sender: WebhookSender = sender or UrllibSender()
         self._key = b""
         self._wake = threading.Event()
@@ -121,6 +122,10 @@ class DispatchService:
     @property
     def target(self) -> str:
         return self._config.url
+
+    def _base(self) -> str:
+        url = self._public_url if isinstance(self._public_url, str) else self._public_url()
+        return url.rstrip("/")
 
     def open(self) -> None:
         """Read the key (fail fast) and create the dispatch table if needed."""
@@ -239,8 +244,8 @@ class DispatchService:
                 "at": _iso(stored.verdict_at_us or now),
             },
             "integrity": stored.integrity,
-            "evidence_url": f"{self._public_url}/events/{e.event_id}",
-            "package_url": f"{self._public_url}/dispatches/{dispatch_id}/package.zip",
+            "evidence_url": f"{self._base()}/events/{e.event_id}",
+            "package_url": f"{self._base()}/dispatches/{dispatch_id}/package.zip",
             "package_sha256": sha,
             "dispatched_by": who.name,
             "created_at": _iso(now),

@@ -28,7 +28,7 @@ from edge.store.config import StoreConfig
 from edge.store.faces import CentralFaces, FaceSearchIndex
 from edge.store.ingest import IngestService, now_us
 from edge.store.interceptor import AuthInterceptor
-from edge.store.postgres_repo import postgres_repository
+from edge.store.postgres_repo import PostgresDatabase
 from edge.store.repository import User
 from edge.store.retention import RetentionWorker
 from edge.store.review_service import ReviewService
@@ -39,9 +39,11 @@ from edge.store.servicers import (
     WatchlistAdminServicer,
     WatchlistSyncServicer,
 )
+from edge.store.sql import Database
 from edge.store.sql_repo import SqlRepository
-from edge.store.sqlite_repo import sqlite_repository
+from edge.store.sqlite_repo import SqliteDatabase
 from edge.store.watchlist_service import WatchlistService
+from edge.store.web.wiring import RunningWeb, start_web
 from edge.wire.v1 import admin_pb2_grpc, ingest_pb2_grpc, review_pb2_grpc, watchlist_pb2_grpc
 
 log = logging.getLogger(__name__)
@@ -63,11 +65,15 @@ def _read(path: Path, what: str) -> bytes:
         raise ConfigError(f"{what} {str(path)!r} cannot be read: {e.strerror}") from None
 
 
-def build_repository(config: StoreConfig) -> SqlRepository:
+def build_database(config: StoreConfig) -> Database:
     db = config.database
     if db.kind == "sqlite":
-        return sqlite_repository(db.path)
-    return postgres_repository(db.url)
+        return SqliteDatabase(db.path)
+    return PostgresDatabase(db.url)
+
+
+def build_repository(config: StoreConfig) -> SqlRepository:
+    return SqlRepository(build_database(config))
 
 
 class StoreServer:
@@ -82,7 +88,11 @@ class StoreServer:
         self._server: grpc.Server | None = None
         self._health: health.HealthServicer | None = None
         self._retention: RetentionWorker | None = None
+        self._web: RunningWeb | None = None
+        #: the services the gRPC servicers use, shared with the web page
+        self._shared: tuple[ReviewService, WatchlistService, AdminService] | None = None
         self.port = 0
+        self.web_port = 0
 
     def _seed(self, repo: SqlRepository) -> None:
         """Users and gateways named in the config exist in the repository as configured."""
@@ -118,7 +128,8 @@ class StoreServer:
         cfg = self._config
         revoked = load_revoked(cfg.tls.revoked)
         creds = self._credentials()
-        repo = build_repository(cfg)
+        db = build_database(cfg)
+        repo = SqlRepository(db)
         repo.open()
         self._repo = repo
         blobs = FolderBlobStore(cfg.blobs)
@@ -137,6 +148,9 @@ class StoreServer:
             self._health.set(name, health_pb2.HealthCheckResponse.SERVING)
         self._retention = RetentionWorker(cfg.retention, repo, blobs, auditor, self._clock)
         self._retention.start()
+        assert self._shared is not None
+        self._web = start_web(cfg.web, db, repo, blobs, auditor, *self._shared, self._clock)
+        self.web_port = self._web.port if self._web else 0
         auditor.record("system:store", "store.start", {"listen": cfg.listen, "db": repo.backend})
         log.info("store serving", extra={"listen": cfg.listen, "port": self.port})
         return self.port
@@ -175,12 +189,17 @@ class StoreServer:
             WatchlistAdminServicer(watchlist), server
         )
         review_pb2_grpc.add_ReviewServicer_to_server(ReviewServicer(review), server)
-        admin_pb2_grpc.add_AdminServicer_to_server(
-            AdminServicer(AdminService(repo, auditor, self._clock)), server
-        )
+        admin = AdminService(repo, auditor, self._clock)
+        admin_pb2_grpc.add_AdminServicer_to_server(AdminServicer(admin), server)
+        self._shared = (review, watchlist, admin)
         self._health = health.HealthServicer()
         health_pb2_grpc.add_HealthServicer_to_server(self._health, server)
         return server
+
+    @property
+    def web_url(self) -> str | None:
+        """Where the reviewer web page is served (None when disabled or not started)."""
+        return self._web.server.url if self._web is not None else None
 
     def wait(self, timeout: float | None = None) -> bool:
         """Block until the server stops (True) or ``timeout`` passes (False)."""
@@ -188,6 +207,9 @@ class StoreServer:
 
     def stop(self, grace: float = 10.0) -> None:
         """Refuse new calls, let in-flight ones finish (up to ``grace``), close storage."""
+        if self._web is not None:
+            self._web.stop()
+            self._web = None
         if self._health is not None:
             self._health.enter_graceful_shutdown()
         if self._server is not None:

@@ -1,0 +1,94 @@
+"""How the store's composition root starts and stops the reviewer page.
+
+``start_web`` takes the very service objects the gRPC servicers were built with (so
+the page has the same roles, the same audit log and the same face model in memory),
+adds the analytics and dispatch parts that only the page uses, and starts serving.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from edge.store.admin_service import AdminService
+from edge.store.analytics import SqlAnalytics
+from edge.store.audit import Auditor
+from edge.store.blobs import BlobStore
+from edge.store.config import WebConfig
+from edge.store.dispatch import DispatchService
+from edge.store.repository import Repository
+from edge.store.review_service import ReviewService
+from edge.store.sql import Database
+from edge.store.watchlist_service import WatchlistService
+from edge.store.web.server import WebServer
+from edge.store.web.services import WebServices
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class RunningWeb:
+    server: WebServer
+    dispatch: DispatchService | None
+
+    @property
+    def port(self) -> int:
+        return self.server.port
+
+    def stop(self) -> None:
+        """Stop taking requests first, then the dispatch worker."""
+        self.server.stop()
+        if self.dispatch is not None:
+            self.dispatch.stop()
+
+
+def start_web(
+    config: WebConfig,
+    db: Database,
+    repo: Repository,
+    blobs: BlobStore,
+    auditor: Auditor,
+    review: ReviewService,
+    watchlist: WatchlistService,
+    admin: AdminService,
+    clock: Callable[[], int],
+) -> RunningWeb | None:
+    """Start the page (and its dispatch worker, if configured); None when disabled."""
+    if not config.enabled:
+        log.info("web page disabled by config")
+        return None
+    holder: list[WebServer] = []
+    dispatch = None
+    if config.dispatch is not None:
+        dispatch = DispatchService(
+            config.dispatch,
+            db,
+            repo,
+            review,
+            blobs,
+            auditor,
+            clock,
+            lambda: holder[0].public_url,
+        )
+        dispatch.start()  # fails fast on an unreadable or short HMAC key
+    services = WebServices(
+        repo=repo,
+        review=review,
+        watchlist=watchlist,
+        admin=admin,
+        auditor=auditor,
+        blobs=blobs,
+        analytics=SqlAnalytics(db),
+        dispatch=dispatch,
+        clock=clock,
+    )
+    server = WebServer(config, services)
+    holder.append(server)
+    try:
+        server.start()
+    except BaseException:
+        if dispatch is not None:
+            dispatch.stop()
+        raise
+    return RunningWeb(server, dispatch)
