@@ -59,6 +59,63 @@ def append_problem(tx: Tx, gateway_id: str, problem: str, for_update: str) -> No
     tx.run("UPDATE gateways SET problems_json = ? WHERE id = ?", (json.dumps(problems), gateway_id))
 
 
+#: insert statements in foreign-key order; _rows_of gives one row list per statement
+_INSERTS = (
+    "INSERT INTO events (id, gateway_id, camera_id, captured_at_us, sequence, prev_hash,"
+    " event_hash, canonical, signature, integrity, integrity_note, kind, plate_text,"
+    " subject_id, similarity, received_at_us)"
+    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+    "INSERT INTO event_subjects (event_id, subject_id, captured_at_us) VALUES (?, ?, ?)",
+    "INSERT INTO event_plates (event_id, text, skeleton, captured_at_us) VALUES (?, ?, ?, ?)",
+    "INSERT INTO blobs (sha256, size, media_type) VALUES (?, ?, ?) ON CONFLICT (sha256) DO NOTHING",
+    "INSERT INTO event_blobs (event_id, name, role, sha256) VALUES (?, ?, ?, ?)",
+)
+
+
+def _rows_of(
+    new: NewEvent, blobs: Sequence[StoredBlob], integrity: str, note: str
+) -> list[list[tuple[object, ...]]]:
+    e = new.event
+    plate = e.plates[0].text if e.plates else None
+    first_subject = (e.faces[0].subject_id if e.faces else None) or (
+        e.plates[0].subject_id if e.plates else None
+    )
+    similarity = e.faces[0].similarity if e.faces else None
+    event_row = (
+        e.event_id,
+        e.gateway_id,
+        e.camera_id,
+        e.captured_at_us,
+        e.sequence,
+        e.prev_hash,
+        new.event_hash,
+        new.canonical.decode("utf-8"),
+        new.signature,
+        integrity,
+        note,
+        e.kind,
+        plate,
+        first_subject,
+        similarity,
+        new.received_at_us,
+    )
+    subjects = dict.fromkeys([f.subject_id for f in e.faces] + [p.subject_id for p in e.plates])
+    texts = dict.fromkeys(normalise_plate(p.text) for p in e.plates)
+    return [
+        [event_row],
+        [(e.event_id, s, e.captured_at_us) for s in subjects],
+        [(e.event_id, t, plate_skeleton(t), e.captured_at_us) for t in texts],
+        [(b.sha256, b.size, b.media_type) for b in blobs],
+        [(e.event_id, b.name, b.role, b.sha256) for b in blobs],
+    ]
+
+
+def _write_rows(tx: Tx, per_event: Sequence[list[list[tuple[object, ...]]]]) -> None:
+    """One executemany per table for all events (few round trips on PostgreSQL)."""
+    for i, sql in enumerate(_INSERTS):
+        tx.run_many(sql, [row for rows in per_event for row in rows[i]])
+
+
 class SqlEvents:
     def __init__(self, db: Database) -> None:
         self._db = db
@@ -124,43 +181,7 @@ class SqlEvents:
     def _insert_rows(
         self, tx: Tx, new: NewEvent, blobs: Sequence[StoredBlob], integrity: str, note: str
     ) -> None:
-        e = new.event
-        plate = e.plates[0].text if e.plates else None
-        first_subject = (e.faces[0].subject_id if e.faces else None) or (
-            e.plates[0].subject_id if e.plates else None
-        )
-        similarity = e.faces[0].similarity if e.faces else None
-        tx.run(
-            "INSERT INTO events (id, gateway_id, camera_id, captured_at_us, sequence, prev_hash,"
-            " event_hash, canonical, signature, integrity, integrity_note, kind, plate_text,"
-            " subject_id, similarity, received_at_us)"
-            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            (
-                e.event_id, e.gateway_id, e.camera_id, e.captured_at_us, e.sequence,
-                e.prev_hash, new.event_hash, new.canonical.decode("utf-8"), new.signature,
-                integrity, note, e.kind, plate, first_subject, similarity, new.received_at_us,
-            ),
-        )  # fmt: skip
-        subjects = dict.fromkeys([f.subject_id for f in e.faces] + [p.subject_id for p in e.plates])
-        tx.run_many(
-            "INSERT INTO event_subjects (event_id, subject_id, captured_at_us) VALUES (?, ?, ?)",
-            [(e.event_id, s, e.captured_at_us) for s in subjects],
-        )
-        texts = dict.fromkeys(normalise_plate(p.text) for p in e.plates)
-        tx.run_many(
-            "INSERT INTO event_plates (event_id, text, skeleton, captured_at_us)"
-            " VALUES (?, ?, ?, ?)",
-            [(e.event_id, t, plate_skeleton(t), e.captured_at_us) for t in texts],
-        )
-        tx.run_many(
-            "INSERT INTO blobs (sha256, size, media_type) VALUES (?, ?, ?)"
-            " ON CONFLICT (sha256) DO NOTHING",
-            [(b.sha256, b.size, b.media_type) for b in blobs],
-        )
-        tx.run_many(
-            "INSERT INTO event_blobs (event_id, name, role, sha256) VALUES (?, ?, ?, ?)",
-            [(e.event_id, b.name, b.role, b.sha256) for b in blobs],
-        )
+        _write_rows(tx, [_rows_of(new, blobs, integrity, note)])
 
     def import_events(
         self, items: Sequence[tuple[NewEvent, Sequence[StoredBlob], str, str]]
@@ -168,8 +189,7 @@ class SqlEvents:
         """Bulk import in one transaction (migrations, benchmarks): (event, blobs,
         integrity, note) as already decided by the caller; no chain or duplicate checks."""
         with self._db.write() as tx:
-            for new, blobs, integrity, note in items:
-                self._insert_rows(tx, new, blobs, integrity, note)
+            _write_rows(tx, [_rows_of(*item) for item in items])
 
     def get_event(self, event_id: str) -> StoredEvent | None:
         with self._db.read() as tx:
