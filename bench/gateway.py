@@ -351,7 +351,9 @@ def soak(minutes: float, models: Models, ctx: dict[str, Any]) -> dict[str, Any]:
 
 def main() -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--quick", action="store_true", help="3 rounds, 4 toll cars (< 5 min on 2 cores)")
+    p.add_argument(
+        "--quick", action="store_true", help="3 rounds, 4 toll cars (< 5 min on 2 cores)"
+    )
     p.add_argument("--rounds", type=int, default=None)
     p.add_argument("--cars", type=int, default=None, help="toll cars per pass")
     p.add_argument("--soak", type=float, default=None, metavar="MINUTES")

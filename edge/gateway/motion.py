@@ -13,6 +13,7 @@ to recognise anyone) and are never stored or sent.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import cv2
 import numpy as np
@@ -29,11 +30,12 @@ def thumbnail(image: Image, width: int) -> Thumb:
     h, w = image.shape[:2]
     tw = min(width, w)
     th = max(1, round(h * tw / w))
+    src: NDArray[np.integer[Any] | np.floating[Any]] = image
     if w > 2 * tw:
         # area-averaging a 1080p frame in one go costs ~2 ms; a bilinear step to twice
         # the size first (4 samples per pixel) then an area step costs ~0.5 ms
-        image = cv2.resize(image, (2 * tw, 2 * th), interpolation=cv2.INTER_LINEAR)
-    small = cv2.resize(image, (tw, th), interpolation=cv2.INTER_AREA)
+        src = cv2.resize(image, (2 * tw, 2 * th), interpolation=cv2.INTER_LINEAR)
+    small = cv2.resize(src, (tw, th), interpolation=cv2.INTER_AREA)
     grey = cv2.cvtColor(small, cv2.COLOR_BGR2GRAY) if small.ndim == 3 else small
     return np.asarray(grey, dtype=np.uint8)
 
