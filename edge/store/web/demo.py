@@ -23,11 +23,10 @@ from edge.evidence.samples import sample_event
 from edge.evidence.signing import generate_signing_key, sign_event
 from edge.pki import new_token, token_sha256
 from edge.store.admin_service import AdminService
-from edge.store.analytics import SqlAnalytics
 from edge.store.audit import Auditor
 from edge.store.blobs import FolderBlobStore
 from edge.store.config import Limits, Role, WebConfig
-from edge.store.dispatch import DispatchService, WebhookSender
+from edge.store.dispatch import DispatchService
 from edge.store.faces import CentralFaces, FaceSearchIndex
 from edge.store.ingest import IngestService, now_us
 from edge.store.repository import Repository, Subject, User
@@ -35,8 +34,7 @@ from edge.store.review_service import ReviewService
 from edge.store.sql import Database
 from edge.store.sql_repo import SqlRepository
 from edge.store.watchlist_service import WatchlistService
-from edge.store.web.server import WebServer
-from edge.store.web.services import WebServices
+from edge.store.web.wiring import RunningWeb, start_web
 
 HOUR_US = 3_600_000_000
 #: 2025-06-15 00:00 in UTC+8
@@ -169,7 +167,6 @@ class LocalStack:
         vision: VisionConfig | None = None,
         models_dir: Path | None = None,
         clock: Callable[[], int] = now_us,
-        sender: WebhookSender | None = None,
     ) -> None:
         self.db = db
         self.repo = SqlRepository(db)
@@ -178,15 +175,16 @@ class LocalStack:
         self._vision = vision or VisionConfig()
         self._models_dir = models_dir
         self.clock = clock
-        self._sender = sender
-        self.dispatch: DispatchService | None = None
-        self.web: WebServer | None = None
-        self.services: WebServices | None = None
+        self.running: RunningWeb | None = None
 
     @property
     def url(self) -> str:
-        assert self.web is not None, "start() first"
-        return self.web.url
+        assert self.running is not None, "start() first"
+        return self.running.server.url
+
+    @property
+    def dispatch(self) -> DispatchService | None:
+        return self.running.dispatch if self.running else None
 
     def ingest(self) -> IngestService:
         return IngestService(self.repo, self.blobs, Limits(), self.clock)
@@ -202,50 +200,25 @@ class LocalStack:
         auditor = Auditor(self.repo.audit, self.clock)
         faces = CentralFaces(self._vision, self._models_dir)
         index = FaceSearchIndex(self.repo.watchlist, faces.model_id)
-        review = ReviewService(
+        threshold = self._vision.match.face_threshold
+        review = ReviewService(self.repo, self.blobs, faces, index, auditor, self.clock, threshold)
+        watchlist = WatchlistService(self.repo, faces, auditor, self.clock)
+        admin = AdminService(self.repo, auditor, self.clock)
+        self.running = start_web(
+            self._web_config,
+            self.db,
             self.repo,
             self.blobs,
-            faces,
-            index,
             auditor,
+            review,
+            watchlist,
+            admin,
             self.clock,
-            self._vision.match.face_threshold,
         )
-        cfg = self._web_config
-        if cfg.dispatch is not None:
-            public = cfg.public_url or f"http://{cfg.host}:{cfg.port}"
-            self.dispatch = DispatchService(
-                cfg.dispatch,
-                self.db,
-                self.repo,
-                review,
-                self.blobs,
-                auditor,
-                self.clock,
-                public,
-                self._sender,
-            )
-            self.dispatch.start()
-        self.services = WebServices(
-            repo=self.repo,
-            review=review,
-            watchlist=WatchlistService(self.repo, faces, auditor, self.clock),
-            admin=AdminService(self.repo, auditor, self.clock),
-            auditor=auditor,
-            blobs=self.blobs,
-            analytics=SqlAnalytics(self.db),
-            dispatch=self.dispatch,
-            clock=self.clock,
-        )
-        self.web = WebServer(cfg, self.services)
-        self.web.start()
 
     def stop(self) -> None:
-        if self.web is not None:
-            self.web.stop()
-            self.web = None
-        if self.dispatch is not None:
-            self.dispatch.stop()
-            self.dispatch = None
+        if self.running is not None:
+            self.running.stop()
+            self.running = None
         self.blobs.close()
         self.repo.close()
