@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any, Literal, TypeVar, get_args
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from edge.errors import ConfigError
 
@@ -41,10 +41,22 @@ class FaceConfig(StrictModel):
     detector: Literal["scrfd_500m", "scrfd_2.5g"] = "scrfd_500m"
     det_size: int = Field(default=640, ge=160, le=1280, multiple_of=32)
     det_threshold: float = Field(default=0.5, gt=0.0, lt=1.0)
+    #: faces scoring between this and det_threshold are not recognised but are still
+    #: blurred in evidence: a dim face behind a windshield is still somebody's face
+    redact_threshold: float = Field(default=0.2, gt=0.0, lt=1.0)
     min_face_px: int = Field(default=24, ge=8, le=1024)
     min_quality: float = Field(default=0.3, ge=0.0, le=1.0)
     #: manifest id of the face embedder; watchlist templates must come from the same model
     embedder: str = Field(default="mobilefacenet_128", pattern=r"^[A-Za-z0-9_.\-]+$")
+
+    @model_validator(mode="after")
+    def _thresholds(self) -> FaceConfig:
+        if self.redact_threshold > self.det_threshold:
+            raise ValueError(
+                f"redact_threshold {self.redact_threshold} must be <= det_threshold "
+                f"{self.det_threshold} (everything recognised is also blurred when unmatched)"
+            )
+        return self
 
 
 class PlateConfig(StrictModel):

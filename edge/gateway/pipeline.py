@@ -43,6 +43,8 @@ MAX_UPDATES = 1
 #: a frame's own plate read may differ from the listed text by this much (confusable
 #: substitutions count 0.5) and still be the listed vehicle
 READ_AGREEMENT = 2.0
+#: SCRFD boxes run from brow to chin; hair, ears and jaw identify people too
+FACE_REDACT_MARGIN = 1.4
 
 
 class MatcherSource(Protocol):
@@ -225,7 +227,9 @@ class CameraPipeline:
     ) -> None:
         assert self._faces is not None
         with self._timed("face_detect"):
-            dets = self._faces.detect(image)
+            dets, faint = self._faces.detect_all(image)
+        # too faint to recognise, still a face
+        out.unmatched.extend(d.box.expand(FACE_REDACT_MARGIN) for d in faint)
         self.stats.faces_detected += len(dets)
         with self._timed("face_align_quality"):
             aligned = [align_face(image, d.landmarks) for d in dets]
@@ -268,7 +272,9 @@ class CameraPipeline:
             )
             if _trigger(state, state.score):
                 out.triggers.append(state)
-        out.unmatched.extend(d.box for i, d in enumerate(dets) if i not in matched)
+        out.unmatched.extend(
+            d.box.expand(FACE_REDACT_MARGIN) for i, d in enumerate(dets) if i not in matched
+        )
 
     def _match_faces(
         self,

@@ -109,7 +109,8 @@ def load_scrfd_detector(
         raise ModelPackError(f"model {entry.id!r} has no landmark outputs; alignment needs them")
     model.nms_thresh = NMS_IOU
     sizes = [(SMALL_DET_SIZE, SMALL_DET_SIZE), (config.det_size, config.det_size)]
-    return ScrfdFaceDetector(model, entry.id, config.det_threshold, sizes)
+    # one pass finds faint faces too: they are blurred, only confident ones recognised
+    return ScrfdFaceDetector(model, entry.id, config.redact_threshold, sizes)
 
 
 def align_face(image: Image, landmarks: Sequence[Point]) -> Image:
@@ -235,7 +236,16 @@ class FaceAnalyzer:
         return self._embedder.model_id
 
     def detect(self, image: Image) -> list[FaceDetection]:
-        return list(self._detector.detect(image))
+        """Faces confident enough to be recognised (score >= det_threshold)."""
+        return self.detect_all(image)[0]
+
+    def detect_all(self, image: Image) -> tuple[list[FaceDetection], list[FaceDetection]]:
+        """(faces to recognise, faint faces only to be blurred) from one detector pass."""
+        confident: list[FaceDetection] = []
+        faint: list[FaceDetection] = []
+        for d in self._detector.detect(image):
+            (confident if d.score >= self._config.det_threshold else faint).append(d)
+        return confident, faint
 
     def usable(self, quality: FaceQuality) -> bool:
         """Whether a face is good enough to be embedded and matched."""
