@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 
 from edge.evidence.package import verify_package
+from edge.health import CameraHealth, GatewayHealth
 from edge.store.web.demo import PLAN
 
 pytestmark = [pytest.mark.timeout(120), pytest.mark.models, pytest.mark.eval]
@@ -190,9 +191,30 @@ def test_viewer_sees_no_actions_and_is_refused_by_hand(open_as: Open, web: Any) 
 
 
 def test_admin_pages_and_keyboard_and_tablet(open_as: Open, web: Any, shots: Shot) -> None:
+    cams = (
+        CameraHealth("cam-1", True, 4.8, 51234, 12),
+        CameraHealth("cam-2", False, 0.0, 900, 0, "rtsp: timeout"),
+    )
+    web.local.ingest().heartbeat(
+        "gw-1",
+        GatewayHealth(
+            "gw-1",
+            web.local.clock(),
+            "0.1.0",
+            cams,
+            3,
+            0,
+            0,
+            ("scrfd_500m", "w600k_mbf", "y5fu_640", "plate_rec_color"),
+            "w600k_mbf",
+            5,
+            11,
+        ),
+    )
     page = open_as("admin")
     page.goto(f"{web.url}/gateways")
     assert page.get_by_role("cell", name="gw-2").count() >= 1
+    assert page.get_by_text("rtsp: timeout").count() == 1
     shots(page, "gateways")
     page.goto(f"{web.url}/audit")
     page.get_by_role("button", name="校验审计哈希链").click()
