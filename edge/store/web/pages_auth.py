@@ -9,6 +9,7 @@ import secrets
 
 from edge.pki import token_sha256
 from edge.store.auth import Principal
+from edge.store.config import ID_PATTERN
 from edge.store.web.app import LANG_COOKIE, SESSION_COOKIE, Route, route
 from edge.store.web.html import el
 from edge.store.web.http import (
@@ -27,6 +28,13 @@ from edge.store.web.services import Deps
 log = logging.getLogger(__name__)
 
 PRE_COOKIE = "ew_pre"  # login-form CSRF: double-submit value set with the form
+_NAME = re.compile(ID_PATTERN)
+
+
+def _audit_name(name: str) -> str:
+    """A typed name as the audit log may keep it: a token pasted into the name field
+    (or any other text that is no account name) is never written down."""
+    return name if _NAME.match(name) else "(not a user name)"
 
 
 def _login_page(ctx: Ctx, pre: str, message: str | None, status: int, name: str = "") -> Response:
@@ -92,14 +100,18 @@ def routes(d: Deps) -> list[Route]:
         client, now = ctx.req.client, d.clock()
         if d.guard.locked(name, client, now):
             d.services.auditor.record(
-                f"anonymous:{client}", "web.login_refused", {"user": name, "reason": "locked"}
+                f"anonymous:{client}",
+                "web.login_refused",
+                {"user": _audit_name(name), "reason": "locked"},
             )
             return _login_page(ctx, pre, ctx.t("login.locked"), 429, name)
         user = d.repo.users.user_by_token_hash(token_sha256(token)) if token else None
         if user is None or user.revoked or user.name != name:
             locked = d.guard.failed(name, client, now)
             d.services.auditor.record(
-                f"anonymous:{client}", "web.login_failed", {"user": name, "locked": locked}
+                f"anonymous:{client}",
+                "web.login_failed",
+                {"user": _audit_name(name), "locked": locked},
             )
             key = "login.locked" if locked else "login.failed"
             return _login_page(ctx, pre, ctx.t(key), 429 if locked else 401, name)

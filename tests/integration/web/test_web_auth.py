@@ -53,6 +53,9 @@ def test_wrong_token_or_name_is_refused_and_audited(stack: Any) -> None:
     failed = audit_actions(stack, "web.login_failed")
     assert failed and failed[-1]["user"] == "viewer"
     assert stack.tokens["reviewer"] not in json.dumps(failed)  # tokens never reach the log
+    c.post("/login", {"name": stack.tokens["admin"], "token": stack.tokens["admin"]})
+    pasted = audit_actions(stack, "web.login_failed")[-1]
+    assert pasted["user"] == "(not a user name)"
 
 
 def test_login_form_needs_its_csrf_value(stack: Any) -> None:
