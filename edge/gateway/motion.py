@@ -12,6 +12,8 @@ to recognise anyone) and are never stored or sent.
 
 from __future__ import annotations
 
+import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -20,9 +22,11 @@ import numpy as np
 from numpy.typing import NDArray
 
 from edge.gateway.config import AnalysisConfig, MotionConfig
-from edge.vision.types import Image
+from edge.vision.types import Box, Image
 
 Thumb = NDArray[np.uint8]
+#: grows ignored boxes a little more than the redaction does (edge.vision.privacy)
+IGNORE_GROW = 1.25
 
 
 def thumbnail(image: Image, width: int) -> Thumb:
@@ -73,9 +77,19 @@ class MotionGate:
         self._thumb: Thumb | None = None
         self._shape: tuple[int, ...] = ()
 
-    def look(self, image: Image) -> None:
-        """Take this frame's thumbnail (once per frame, shared by every detector)."""
-        self._thumb = thumbnail(image, self._motion.thumb_width)
+    def look(self, image: Image, ignore: Sequence[Box] = ()) -> None:
+        """Take this frame's thumbnail (once per frame, shared by every detector).
+
+        ``ignore``: regions that never count as motion. Privacy zones are redacted
+        with fresh noise on every frame, so without this they would always "move"."""
+        thumb = thumbnail(image, self._motion.thumb_width)
+        h, w = image.shape[:2]
+        sy, sx = thumb.shape[0] / h, thumb.shape[1] / w
+        for box in ignore:
+            b = box.expand(IGNORE_GROW).clip(w, h)
+            x1, y1 = math.floor(b.x1 * sx), math.floor(b.y1 * sy)
+            thumb[y1 : math.ceil(b.y2 * sy), x1 : math.ceil(b.x2 * sx)] = 0
+        self._thumb = thumb
         self._shape = image.shape
 
     def due(self, kind: str, captured_at_us: int) -> bool:

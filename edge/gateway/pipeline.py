@@ -182,7 +182,7 @@ class CameraPipeline:
                 ("plates", lambda: self._scan_plates(image, frame.index, roi, matcher, found))
             )
         with self._timed("motion"):
-            self._gate.look(image)
+            self._gate.look(image, masks)
         skipped = []
         for kind, scan in scans:
             if self._stills or self._gate.due(kind, frame.captured_at_us):

@@ -10,6 +10,8 @@ from pydantic import ValidationError
 
 from edge.gateway.config import AnalysisConfig, CameraConfig, MotionConfig
 from edge.gateway.motion import MotionGate, changed_fraction, thumbnail
+from edge.vision.privacy import redact
+from edge.vision.types import Box
 
 FRAME_US = 40_000  # 25 fps
 
@@ -129,3 +131,17 @@ def test_analysis_config_is_strict() -> None:
         {"id": "c1", "source": "usb:0", "analysis": {"plate_detect_fps": None}}
     )
     assert cam.analysis.plate_detect_fps is None and cam.analysis.face_detect_fps == 10.0
+
+
+def test_redacted_privacy_zones_never_count_as_motion() -> None:
+    zone = Box(1500.0, 100.0, 1800.0, 400.0)
+    frames = [redact(scene(100), [zone]) for _ in range(10)]  # fresh noise every frame
+    assert run(MotionGate(AnalysisConfig()), frames) != [0]  # the noise alone is motion
+    gate = MotionGate(AnalysisConfig())
+    ran = []
+    for i, img in enumerate(frames):
+        gate.look(img, [zone])
+        if gate.due("faces", i * FRAME_US):
+            gate.ran("faces", i * FRAME_US)
+            ran.append(i)
+    assert ran == [0]
