@@ -52,7 +52,7 @@ M: dict[str, tuple[str, str]] = {
     "search.plate": ("车牌", "Plate"),
     "search.plate.help": ("模糊匹配易混字符（0/D、8/B…）", "fuzzy over confusable characters"),
     "search.exact": ("仅精确车牌", "Exact plate only"),
-    "search.subject": ("布控对象编号", "Subject id"),
+    "search.subject": ("布控对象（编号或名称）", "Subject (id or label)"),
     "search.camera": ("摄像头", "Camera"),
     "search.gateway": ("网关", "Gateway"),
     "search.since": ("开始时间", "From"),

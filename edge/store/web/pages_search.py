@@ -10,7 +10,13 @@ from typing import Any
 from PIL import Image
 
 from edge.errors import QueryError
-from edge.store.repository import INTEGRITY_STATES, VERDICT_FILTERS, EventQuery, StoredEvent
+from edge.store.repository import (
+    INTEGRITY_STATES,
+    VERDICT_FILTERS,
+    EventQuery,
+    StoredEvent,
+    WatchlistRepository,
+)
 from edge.store.review_service import SearchHit, SearchResult
 from edge.store.web.app import Route, route
 from edge.store.web.html import Html, el
@@ -31,6 +37,7 @@ from edge.store.web.services import Deps
 PAGE_SIZE = 25
 FACE_RESULTS = 100
 THUMB_PX = 160
+MAX_LABEL_MATCHES = 200
 FILTERS = (
     "plate",
     "exact",
@@ -51,11 +58,21 @@ def page_size(ctx: Ctx) -> int:
         return PAGE_SIZE
 
 
-def query_from(ctx: Ctx) -> EventQuery:
+def subject_ids(text: str, watchlist: WatchlistRepository) -> tuple[str, ...]:
+    """A subject id, or else every subject whose label contains the text."""
+    if not text or watchlist.get_subject(text) is not None:
+        return (text,) if text else ()
+    wanted = text.casefold()
+    found = [s.subject_id for s in watchlist.list_subjects() if wanted in s.label.casefold()]
+    # nothing matches: search for the text as an id, which finds nothing, visibly
+    return tuple(found[:MAX_LABEL_MATCHES]) or (text,)
+
+
+def query_from(ctx: Ctx, watchlist: WatchlistRepository) -> EventQuery:
     a = ctx.req.arg
     return EventQuery(
         plate=a("plate") or None,
-        subject_ids=(a("subject"),) if a("subject") else (),
+        subject_ids=subject_ids(a("subject"), watchlist),
         camera_id=a("camera") or None,
         gateway_id=a("gateway") or None,
         since_us=ctx.parse_time(a("since"), ctx.t("search.since")),
@@ -258,7 +275,9 @@ def routes(d: Deps) -> list[Route]:
         gateways = [g.gateway_id for g in d.repo.gateways.list_gateways()]
         error, result = None, SearchResult((), None)
         try:
-            result = d.services.review.search(ctx.principal, query_from(ctx), None, 0.0)
+            result = d.services.review.search(
+                ctx.principal, query_from(ctx, d.repo.watchlist), None, 0.0
+            )
         except QueryError as e:
             error = str(e)
         ctx.session.remember([h.stored.event.event_id for h in result.hits])

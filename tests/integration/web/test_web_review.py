@@ -72,6 +72,9 @@ def test_filters_camera_gateway_time_integrity(stack: Any) -> None:
         e.event_id for e in ev if any(f.subject_id == "subj-face" for f in e.faces)
     }
     assert SUBJECTS["subj-face"][0] in subj.text
+    by_label = c.get("/search?n=100&subject=" + quote("人脸布控"))
+    assert set(result_ids(by_label.text)) == set(result_ids(subj.text))
+    assert result_ids(c.get("/search?subject=nobody-like-this").text) == []
     bad = c.get("/search?since=yesterday")
     assert bad.status == 200 and "is not a date" in bad.text
 
