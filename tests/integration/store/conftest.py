@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import io
 import secrets
 import subprocess
 import sys
@@ -154,7 +155,17 @@ def run_cli(*args: str, timeout: float = 120) -> subprocess.CompletedProcess[str
     )
 
 
+def run_cli_here(*args: str) -> subprocess.CompletedProcess[str]:
+    """`edgewatch ARGS...` through the real CLI entry point, in this process (fast)."""
+    from edge.cli import main
+
+    out, err = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        code = main(list(args))
+    return subprocess.CompletedProcess(["edgewatch", *args], code, out.getvalue(), err.getvalue())
+
+
 @pytest.fixture
 def cli() -> Callable[..., subprocess.CompletedProcess[str]]:
-    """Run `edgewatch ARGS...` in a child process."""
-    return run_cli
+    """Run `edgewatch ARGS...` (in-process; the store under test is a real process)."""
+    return run_cli_here
