@@ -30,7 +30,7 @@ def result_rows(page: Any) -> Any:
     return page.locator("table tbody tr")
 
 
-def test_login_refuses_a_wrong_token(open_as: Open, web: Any) -> None:
+def test_login_refuses_a_wrong_token(open_as: Open, web: Any, shots: Shot) -> None:
     page = open_as(None)
     page.goto(f"{web.url}/search")
     assert page.url.startswith(f"{web.url}/login")
@@ -38,6 +38,7 @@ def test_login_refuses_a_wrong_token(open_as: Open, web: Any) -> None:
     page.get_by_label("访问令牌").fill("not-the-token")
     page.get_by_role("button", name="登录").click()
     assert "用户名或令牌错误" in page.get_by_role("alert").inner_text()
+    shots(page, "login")
 
 
 def test_search_fuzzy_plate_with_thumbnails(open_as: Open, web: Any, shots: Shot) -> None:
@@ -232,3 +233,4 @@ def test_admin_pages_and_keyboard_and_tablet(open_as: Open, web: Any, shots: Sho
     shots(tablet, "search-tablet")
     tablet.get_by_role("link", name="English").click()
     assert tablet.get_by_role("heading", level=1).inner_text() == "Search matches"
+    shots(tablet, "search-tablet-en")
