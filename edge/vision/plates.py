@@ -198,6 +198,12 @@ class PlateRecognizer:
         self.reader = reader
         self.config = config
 
+    @property
+    def model_ids(self) -> tuple[str, ...]:
+        """Ids of the models behind every plate read (recorded with evidence)."""
+        parts = (self.detector, self.reader)
+        return tuple(str(getattr(p, "model_id", type(p).__name__)) for p in parts)
+
     def read_detection(self, image: Image, detection: PlateDetection) -> Plate | None:
         """Read one detection; None when it is not a plate (sign, or junk with low confidence)."""
         read = self.reader.read(rectify_plate(image, detection))

@@ -74,6 +74,8 @@ def test_every_configuration_reads_a_plate(
     recognizer = load_plate_recognizer(models_dir, config, runtime, manifest)
     texts = [p.text for p in recognizer.recognize(_toll_frame(eval_dir))]
     assert "沪B74992" in texts
+    ids = {"y5fu_320": "y5fu_320x", "y5fu_640": "y5fu_640x", "ppocr_v4": "ppocr_v4_rec"}
+    assert recognizer.model_ids == (ids[detector], ids.get(reader, reader))
 
 
 def test_altered_model_file_is_refused(
