@@ -308,12 +308,8 @@ class DispatchService:
             wait_s = min(cfg.backoff_max_s, cfg.backoff_initial_s * 2 ** (attempt - 1))
             next_us = now + int(wait_s * random.uniform(1.0, 1.1) * 1_000_000)
             state = "pending"
-        with self._db.write() as tx:
-            tx.run(
-                "UPDATE dispatches SET attempts = ?, state = ?, next_attempt_us = ?,"
-                " lease_until_us = 0, last_status = ?, delivered_at_us = ? WHERE id = ?",
-                (attempt, state, next_us, status, now if ok else None, dispatch_id),
-            )
+        # audit first: a crash in between re-sends (receivers dedupe on the dispatch id)
+        # rather than leaving a state change that no audit entry explains
         self._auditor.record(
             "system:dispatch",
             "dispatch.attempt",
@@ -326,6 +322,12 @@ class DispatchService:
                 **({"next_attempt_us": next_us} if state == "pending" else {}),
             },
         )
+        with self._db.write() as tx:
+            tx.run(
+                "UPDATE dispatches SET attempts = ?, state = ?, next_attempt_us = ?,"
+                " lease_until_us = 0, last_status = ?, delivered_at_us = ? WHERE id = ?",
+                (attempt, state, next_us, status, now if ok else None, dispatch_id),
+            )
         log.info(
             "dispatch attempt",
             extra={
