@@ -8,7 +8,9 @@ insightface's own model-zoo classes (``SCRFD`` at FaceAnalysis' default sizes 12
 pipeline (``PlateRecognizer.recognize``: detect + read every plate) on every frame, each
 result matched against the same watchlist. Every session on both sides comes from
 ``edge.vision.runtime.create_session`` with the same RuntimeConfig (intra-op spinning
-off), so the ratio measures the pipelines, not a setting.
+off), so the ratio measures the pipelines, not a setting. Both sides get every frame in
+lockstep, the side going first alternating per frame; a round is one pass over each
+data set with a fresh pipeline, and results are medians over rounds with min/max.
 
 Data: the 1080p pedestrian clip (faces; the two best distinct faces of frames 0-9 are
 enrolled, frames 10-104 are measured at the clip's 25 fps) and toll-station photos
@@ -150,44 +152,38 @@ def frames_of(dataset: str, eval_dir: Path, cars: list[tuple[Path, str]]) -> Ite
         yield from toll_frames(cars)
 
 
-def run_ours(
-    models: Models, matcher: WatchlistMatcher, dataset: str, ctx: dict[str, Any]
-) -> PassResult:
-    rec = Recorder()
+def run_pass(
+    models: Models, matcher: WatchlistMatcher, dataset: str, ctx: dict[str, Any], rnd: int
+) -> tuple[PassResult, PassResult]:
+    """Ours and naive over the same frames in lockstep; who goes first alternates per
+    frame, so load changes on a shared box hit both sides alike."""
+    rec_o, rec_n = Recorder(), Recorder()
+    loop = NaiveLoop(models, matcher, rec_n)
+    secs = {"ours": 0.0, "naive": 0.0}
+    cars: list[int | None] = []
+    naive_hits: set[tuple[str, int | None]] = set()
     with tempfile.TemporaryDirectory(prefix="gwbench-") as tmp:
-        pipeline, outbox = make_pipeline(models, matcher, Path(tmp), rec, ctx["analysis"])
-        seconds, n, cars = 0.0, 0, []
+        pipeline, outbox = make_pipeline(models, matcher, Path(tmp), rec_o, ctx["analysis"])
         for i, (img, car) in enumerate(frames_of(dataset, ctx["eval_dir"], ctx["cars"])):
             frame = Frame("cam-1", i, T0_US + i * FRAME_US, img, "bench")
-            t = time.perf_counter()
-            pipeline.process(frame)
-            seconds += time.perf_counter() - t
-            rec.end_frame()
+            for side in ("ours", "naive") if (i + rnd) % 2 == 0 else ("naive", "ours"):
+                t = time.perf_counter()
+                if side == "ours":
+                    pipeline.process(frame)
+                else:
+                    subjects = loop.process(img)
+                secs[side] += time.perf_counter() - t
+                (rec_o if side == "ours" else rec_n).end_frame()
+            naive_hits |= {(sid, car) for sid in subjects}
             cars.append(car)
-            n += 1
         pipeline.finish()
         hits = outbox_subjects(outbox, lambda us: cars[(us - T0_US) // FRAME_US])
         outbox.close()
-    s = pipeline.stats
+    n, s = len(cars), pipeline.stats
     runs = {"face_detect": s.face_scans, "plate_detect": s.plate_scans, "events": s.events}
-    return PassResult(n, seconds, hits, rec.samples, runs)
-
-
-def run_naive(
-    models: Models, matcher: WatchlistMatcher, dataset: str, ctx: dict[str, Any]
-) -> PassResult:
-    rec = Recorder()
-    loop = NaiveLoop(models, matcher, rec)
-    seconds, n = 0.0, 0
-    hits: set[tuple[str, int | None]] = set()
-    for img, car in frames_of(dataset, ctx["eval_dir"], ctx["cars"]):
-        t = time.perf_counter()
-        subjects = loop.process(img)
-        seconds += time.perf_counter() - t
-        rec.end_frame()
-        hits |= {(sid, car) for sid in subjects}
-        n += 1
-    return PassResult(n, seconds, hits, rec.samples, {"face_detect": n, "plate_detect": n})
+    ours = PassResult(n, secs["ours"], hits, rec_o.samples, runs)
+    naive = PassResult(n, secs["naive"], naive_hits, rec_n.samples, dict.fromkeys(runs, n))
+    return ours, naive
 
 
 # ---------------------------------------------------------------- report
@@ -246,12 +242,10 @@ def benchmark(args: argparse.Namespace, models: Models, ctx: dict[str, Any]) -> 
     }
     per_round: list[dict[str, float]] = []
     for rnd in range(args.rounds):
-        order = ("ours", "naive") if rnd % 2 == 0 else ("naive", "ours")
         times = {"ours": 0.0, "naive": 0.0}
         for dataset in ("clip", "toll"):
-            for approach in order:
-                fn = run_ours if approach == "ours" else run_naive
-                r = fn(models, matcher, dataset, ctx)
+            pair = run_pass(models, matcher, dataset, ctx, rnd)
+            for approach, r in zip(("ours", "naive"), pair, strict=True):
                 runs[approach][dataset].append(r)
                 times[approach] += r.seconds
                 print(
