@@ -304,7 +304,13 @@ def run_once(gateway: Gateway, deadline_s: float | None) -> tuple[int, str]:
             return 2, refused
         if end is not None and time.monotonic() > end:
             n = gateway.outbox.stats().pending_events
-            return 3, f"deadline passed with {n} events not yet acknowledged by the store"
+            last = gateway.uplink.stats.last_error or "no error seen"
+            return 3, f"deadline passed with {n} events not acknowledged by the store ({last})"
         gateway.uplink.notify()
         time.sleep(0.2)
+    if gateway.uplink.refused:
+        return 2, gateway.uplink.refused
+    rejected = gateway.uplink.rejected
+    if rejected:
+        return 2, f"the store rejected {len(rejected)} event(s), quarantined: {rejected[0]}"
     return 0, f"{gateway.events_total()} match events delivered"

@@ -51,6 +51,16 @@ _SCHEMA = (
     "CREATE TABLE IF NOT EXISTS outbox_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)",
     # how far each recorded input (file, dropped picture) has become evidence; written
     # in the event's transaction so a crash can neither repeat nor lose a match
+    # events the store rejected for good (bad signature, limits): kept, never resent
+    """
+    CREATE TABLE IF NOT EXISTS quarantine (
+        sequence      INTEGER PRIMARY KEY,
+        event_id      TEXT    NOT NULL UNIQUE,
+        payload       BLOB    NOT NULL,
+        reason        TEXT    NOT NULL,
+        at_us         INTEGER NOT NULL
+    )
+    """,
     "CREATE TABLE IF NOT EXISTS resume_marks ("
     " key TEXT PRIMARY KEY, position INTEGER NOT NULL, at_us INTEGER NOT NULL DEFAULT 0)",
 )
@@ -78,6 +88,7 @@ class OutboxStats:
     refused_full: int  # appends refused because a configured bound was reached
     disk_full: int  # SQLite "database or disk is full" errors
     full: bool  # the last append was refused
+    quarantined: int = 0  # rejected by the store for good, kept in table quarantine
 
 
 def _is_disk_full(e: sqlite3.Error) -> bool:
@@ -104,6 +115,7 @@ class Outbox:
         self._disk_full = 0
         self._full = False
         self._last_full_log = 0.0
+        self._quarantined = 0
 
     @property
     def path(self) -> Path:
@@ -177,6 +189,7 @@ class Outbox:
         conn = self._db()
         row = conn.execute("SELECT count(*), coalesce(sum(size), 0) FROM outbox").fetchone()
         self._count, self._bytes = int(row[0]), int(row[1])
+        self._quarantined = int(conn.execute("SELECT count(*) FROM quarantine").fetchone()[0])
         self._head = _read_head(conn)
         last = conn.execute("SELECT max(sequence) FROM outbox").fetchone()[0]
         if last is not None and int(last) != self._head.sequence:
@@ -371,6 +384,43 @@ class Outbox:
             self._space.notify_all()
             return True
 
+    def quarantine(self, event_id: str, reason: str) -> bool:
+        """Move an event the store rejected for good out of the send queue.
+
+        It stays on disk (table ``quarantine``) for an operator to inspect; nothing is
+        deleted, and the rest of the queue flows again. The store sees a chain gap.
+        """
+        with self._mutex:
+            with self._write() as conn:
+                row = conn.execute(
+                    "DELETE FROM outbox WHERE event_id = ? RETURNING sequence, payload, size",
+                    (event_id,),
+                ).fetchone()
+                if row is None:
+                    return False
+                conn.execute(
+                    "INSERT INTO quarantine (sequence, event_id, payload, reason, at_us) "
+                    "VALUES (?, ?, ?, ?, ?)",
+                    (row[0], event_id, row[1], reason[:500], time.time_ns() // 1000),
+                )
+            self._count -= 1
+            self._bytes -= int(row[2])
+            self._quarantined += 1
+            self._space.notify_all()
+            log.error(
+                "EVENT QUARANTINED: the store rejected it; kept on disk, not resent",
+                extra={"event_id": event_id, "sequence": int(row[0]), "reason": reason[:200]},
+            )
+            return True
+
+    def quarantined(self) -> list[tuple[int, str, str]]:
+        """(sequence, event_id, reason) of every quarantined event."""
+        with self._mutex:
+            rows = self._db().execute(
+                "SELECT sequence, event_id, reason FROM quarantine ORDER BY sequence"
+            )
+            return [(int(r[0]), str(r[1]), str(r[2])) for r in rows]
+
     def stats(self) -> OutboxStats:
         with self._mutex:
             return OutboxStats(
@@ -382,6 +432,7 @@ class Outbox:
                 refused_full=self._refused,
                 disk_full=self._disk_full,
                 full=self._full,
+                quarantined=self._quarantined,
             )
 
 

@@ -92,6 +92,8 @@ class Uplink:
         self.stats = UplinkStats()
         #: set when the store refused this gateway (bad certificate, revoked, unknown)
         self.refused: str | None = None
+        #: events the store rejected for good (quarantined in the outbox)
+        self.rejected: list[str] = []
         self.synced = threading.Event()
 
     def start(self) -> None:
@@ -142,8 +144,6 @@ class Uplink:
                 self._deliver_session(backoff)
             except grpc.RpcError as e:
                 self._rpc_failed(e, "deliver")
-            except _RejectedError as e:
-                self.stats.last_error = str(e)
             self.stats.connected = False
             if not self._stopping.is_set():
                 self._stopping.wait(backoff.next_delay())
@@ -198,13 +198,11 @@ class Uplink:
             if ack.status == ingest_pb2.ACK_STATUS_DUPLICATE:
                 self.stats.duplicates += 1
             return
-        # A rejected event stays in the outbox (evidence is never dropped silently);
-        # the gateway reports it and stops delivering until an operator acts.
-        self.refused = (
-            f"store rejected event {ack.event_id} (sequence {ack.sequence}): {ack.message}"
-        )
-        log.error("STORE REJECTED EVENT", extra={"event_id": ack.event_id, "reason": ack.message})
-        raise _RejectedError(self.refused)
+        # Rejected for good (bad signature, limits...): resending cannot help, and
+        # holding it would block every later event. It is quarantined on disk, never
+        # dropped silently; the store records the resulting chain gap.
+        self.rejected.append(f"event {ack.event_id} (sequence {ack.sequence}): {ack.message}")
+        self._outbox.quarantine(ack.event_id, ack.message or "rejected by the store")
 
     def _rpc_failed(self, e: grpc.RpcError, what: str) -> None:
         code = e.code() if hasattr(e, "code") else None
@@ -231,6 +229,7 @@ class Uplink:
         while not self._stopping.is_set():
             try:
                 store_version = self._heartbeat()
+                self.refused = None  # accepted again (e.g. a certificate was renewed)
                 if clock >= next_sync or store_version > self._watchlist.version:
                     self._sync()
                     next_sync = clock + cfg.watchlist_sync_interval_s
@@ -264,7 +263,3 @@ class Uplink:
             self._watchlist.install(snapshot)
         self.synced.set()
         check_face_model(pb.face_model_status, pb.message)
-
-
-class _RejectedError(Exception):
-    """The store rejected an event for good; delivery pauses (never drops it)."""
