@@ -29,7 +29,6 @@ from urllib.parse import urlencode, urlsplit
 
 import psycopg
 
-from edge.cli.init_cmd import free_ports
 from edge.store.config import DispatchConfig, WebConfig
 from edge.store.postgres_repo import PostgresDatabase
 from edge.store.sqlite_repo import SqliteDatabase
@@ -250,7 +249,6 @@ def open_stack(
     (root / "dispatch.key").write_bytes(key)
     receiver = Receiver(key)
     receiver.start()
-    port = free_ports(1)[0]
     dispatch = DispatchConfig(
         url=receiver.url,
         hmac_key_file=root / "dispatch.key",
@@ -259,7 +257,8 @@ def open_stack(
         backoff_max_s=0.4,
         timeout_s=5,
     )
-    config = WebConfig(port=port, dispatch=dispatch, **web)
+    # port 0: the page binds any free port; dispatch links follow the bound port
+    config = WebConfig(port=0, dispatch=dispatch, **web)
     db = (
         SqliteDatabase(root / "store.db") if backend == "sqlite" else PostgresDatabase(pg_url or "")
     )
