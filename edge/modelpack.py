@@ -33,6 +33,9 @@ class InputContract(StrictModel):
     std: tuple[float, float, float]
     resize: str
     pad_value: float = 0.0
+    #: whether pad_value is a pixel value (padded before normalising) or a value of the
+    #: normalised tensor (padded after, as PaddleOCR does)
+    pad_space: Literal["pixel", "normalised"] = "pixel"
 
 
 class OutputContract(StrictModel):

@@ -200,6 +200,11 @@ class PpOcrReader:
                 f"model {entry.id}: input resize {entry.input.resize!r} is not supported "
                 "(expected height_<H>_keep_aspect_right_pad_min_width_<W> with H = input height)"
             )
+        if entry.input.pad_space != "normalised":
+            raise ModelPackError(
+                f"model {entry.id}: this reader pads the normalised tensor (as PaddleOCR "
+                f"does); the manifest says pad_space {entry.input.pad_space!r}"
+            )
         meta = session.get_modelmeta().custom_metadata_map
         if "character" not in meta:
             raise ModelPackError(f"model {entry.id}: no 'character' key in the model metadata")
@@ -219,8 +224,8 @@ class PpOcrReader:
         return self.entry.id
 
     def _blob(self, plate: Image) -> Tensor:
-        # pad_value is written into the normalised tensor, as PaddleOCR pads after
-        # normalising (padding with pixel 0 instead cost 10 of 285 exact reads here)
+        # pad_space "normalised" (checked in create): pad_value goes into the normalised
+        # tensor, as PaddleOCR pads (pixel-0 padding cost 10 of 285 exact reads here)
         h_in = self.entry.input.shape[2]
         h, w = plate.shape[:2]
         new_w = max(1, math.ceil(h_in * w / max(h, 1)))

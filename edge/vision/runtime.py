@@ -56,7 +56,9 @@ def create_session(model: VerifiedModel, runtime: RuntimeConfig) -> Any:
             model.data, sess_options=session_options(runtime), providers=providers_for(runtime)
         )
     except Exception as e:  # onnxruntime raises its own untyped errors
-        raise ModelPackError(f"model {str(model.path)!r} cannot be loaded by onnxruntime: {e}") from e
+        raise ModelPackError(
+            f"model {str(model.path)!r} cannot be loaded by onnxruntime: {e}"
+        ) from e
     check_shapes(model, sess)
     return sess
 
@@ -64,7 +66,9 @@ def create_session(model: VerifiedModel, runtime: RuntimeConfig) -> Any:
 def _dims_match(declared: list[int], actual: list[Any]) -> bool:
     if len(declared) != len(actual):
         return False
-    return all(d == -1 or not isinstance(a, int) or a == d for d, a in zip(declared, actual, strict=True))
+    return all(
+        d == -1 or not isinstance(a, int) or a == d for d, a in zip(declared, actual, strict=True)
+    )
 
 
 def check_shapes(model: VerifiedModel, sess: Any) -> None:
@@ -78,7 +82,8 @@ def check_shapes(model: VerifiedModel, sess: Any) -> None:
     outs = sess.get_outputs()
     if len(outs) != len(entry.outputs):
         raise ModelPackError(
-            f"model {str(model.path)!r}: {len(outs)} outputs, manifest declares {len(entry.outputs)}"
+            f"model {str(model.path)!r}: {len(outs)} outputs, "
+            f"manifest declares {len(entry.outputs)}"
         )
     for o, d in zip(outs, entry.outputs, strict=True):
         if o.name != d.name or not _dims_match(d.shape, list(o.shape)):
