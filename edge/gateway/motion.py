@@ -59,6 +59,7 @@ class _Detector:
     reference_shape: tuple[int, ...] = ()
     last_run_us: int | None = None
     next_due_us: int | None = None
+    follow_up: bool = False  # a track just started: look again at the next moving frame
     runs: int = 0
     still_skips: int = 0  # nothing moved since the last run
     rate_skips: int = 0  # moved, but the detector ran too recently
@@ -106,6 +107,9 @@ class MotionGate:
             if moved < self._motion.min_area or moved == 0.0:
                 d.still_skips += 1
                 return False
+        if d.follow_up:
+            d.follow_up = False
+            return True
         p, due = d.period_us, d.next_due_us
         # a frame slightly early for its slot still takes it (capture jitter)
         if p is not None and due is not None and captured_at_us < due - p // 10:
@@ -129,6 +133,12 @@ class MotionGate:
             d.next_due_us = due + p  # on schedule: keep the average rate
         # else an extra run (keyframe, evidence completion): the schedule stays
 
+    def follow_up(self, kind: str) -> None:
+        """Run ``kind`` on the next frame that moved, whatever the rate cap: a new
+        track's second sighting, one frame later, gives the tracker its velocity, so
+        the track survives the longer gaps that follow instead of splitting in two."""
+        self._kinds[kind].follow_up = True
+
     def counts(self, kind: str) -> tuple[int, int, int]:
         """(runs, skipped because still, skipped because of the rate cap)."""
         d = self._kinds[kind]
@@ -141,3 +151,4 @@ class MotionGate:
             d.reference = None
             d.last_run_us = None
             d.next_due_us = None
+            d.follow_up = False

@@ -242,6 +242,7 @@ class CameraPipeline:
         with self._timed("track_match"):
             tracks = self._face_tracks.update(tracked, index)
             self._forget(tracks, self._face_state)
+            self._follow_new(tracks, index, "faces")
         chosen = [
             (t, tracked[t.detection_index].payload)
             for t in tracks
@@ -329,6 +330,7 @@ class CameraPipeline:
         with self._timed("track_match"):
             tracks = self._plate_tracks.update(tracked, index)
             self._forget(tracks, self._plate_state)
+            self._follow_new(tracks, index, "plates")
             states = {
                 t.track_id: self._match_plate(t, matcher)
                 for t in tracks
@@ -379,6 +381,10 @@ class CameraPipeline:
             )
             return state
         return state
+
+    def _follow_new(self, tracks: Sequence[Track[int]], index: int, kind: str) -> None:
+        if any(t.first_frame == index and t.state != "finished" for t in tracks):
+            self._gate.follow_up(kind)
 
     @staticmethod
     def _forget(tracks: Sequence[Track[int]], states: dict[int, _TrackMatch]) -> None:

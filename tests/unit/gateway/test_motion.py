@@ -145,3 +145,27 @@ def test_redacted_privacy_zones_never_count_as_motion() -> None:
             gate.ran("faces", i * FRAME_US)
             ran.append(i)
     assert ran == [0]
+
+
+def test_follow_up_runs_once_on_the_next_moving_frame_despite_the_cap() -> None:
+    gate = MotionGate(AnalysisConfig(plate_detect_fps=5.0))
+    frames = [scene(100 + 30 * i) for i in range(11)]
+    ran = []
+    for i, img in enumerate(frames):
+        gate.look(img)
+        if gate.due("plates", i * FRAME_US):
+            gate.ran("plates", i * FRAME_US)
+            ran.append(i)
+            if i == 0:
+                gate.follow_up("plates")  # a track started on frame 0
+    assert ran == [0, 1, 5, 10]
+
+
+def test_follow_up_still_needs_motion() -> None:
+    gate = MotionGate(AnalysisConfig())
+    gate.look(scene(100))
+    assert gate.due("plates", 0)
+    gate.ran("plates", 0)
+    gate.follow_up("plates")
+    gate.look(scene(100))
+    assert not gate.due("plates", FRAME_US)
