@@ -72,6 +72,8 @@ class PackageItem:
     verdicts: tuple[PackageVerdict, ...] = ()
     #: event sequence-1 of the same gateway; None only for sequence 1
     predecessor: ChainLink | None = None
+    #: why the predecessor is absent (a recorded gap, purged by retention...)
+    predecessor_missing: str | None = None
     extra: Mapping[str, Any] = field(default_factory=dict)  # e.g. {"label": ...}
 
 
@@ -88,11 +90,12 @@ def _json(data: Any) -> bytes:
 def _chain(item: PackageItem) -> dict[str, Any]:
     e = item.event
     pred = item.predecessor
+    out: dict[str, Any] = {}
     if pred is None and e.sequence != 1:
-        raise EvidenceError(
-            f"event {e.event_id}: sequence {e.sequence} needs its predecessor for the chain proof"
-        )
-    return {
+        # exported anyway (the evidence itself still verifies), but the link cannot be
+        # proven: the verifier names it and fails, with the store's stated reason
+        out["predecessor_missing"] = item.predecessor_missing or "not in the store"
+    return out | {
         "gateway_id": e.gateway_id,
         "sequence": e.sequence,
         "prev_hash": e.prev_hash,

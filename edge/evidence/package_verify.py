@@ -112,7 +112,12 @@ def _check_chain(
             problems.append(f"{where}: sequence 1 must link to the genesis hash")
         return
     if not isinstance(pred, dict) or not isinstance(pred.get("canonical"), str):
-        problems.append(f"{where}: predecessor of sequence {event.sequence} is missing")
+        reason = chain.get("predecessor_missing")
+        why = f" (store says: {reason})" if isinstance(reason, str) else ""
+        problems.append(
+            f"{where}: predecessor of sequence {event.sequence} is missing{why}; "
+            "the chain link cannot be proven"
+        )
         return
     try:
         prev = event_from_dict(json.loads(pred["canonical"]))

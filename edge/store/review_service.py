@@ -11,7 +11,7 @@ from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
-from edge.errors import EvidenceError, NotFoundError, QueryError
+from edge.errors import NotFoundError, QueryError
 from edge.evidence.package import ChainLink, PackageItem, PackageVerdict, package_files
 from edge.evidence.signing import public_key_pem
 from edge.store.audit import Auditor
@@ -160,7 +160,7 @@ class ReviewService:
         blobs = {
             b.name: self._blobs.get(b.sha256) for b in self._repo.events.event_blobs(e.event_id)
         }
-        predecessor = None
+        predecessor, missing = None, None
         if e.sequence > 1:
             found = [
                 p
@@ -169,13 +169,13 @@ class ReviewService:
                 )
                 if p.event_hash == e.prev_hash
             ]
-            if not found:
-                raise EvidenceError(
-                    f"event {e.event_id} cannot be exported with a chain proof: its "
-                    f"predecessor (sequence {e.sequence - 1}) is not in the store "
-                    f"(integrity: {stored.integrity})"
+            if found:
+                predecessor = ChainLink(found[0].event, found[0].signature)
+            else:
+                missing = (
+                    f"sequence {e.sequence - 1} is not in the store (integrity at ingest: "
+                    f"{stored.integrity}; a gap, or purged by retention)"
                 )
-            predecessor = ChainLink(found[0].event, found[0].signature)
         verdicts = tuple(
             PackageVerdict(v.verdict, v.note, v.reviewer, v.at_us)
             for v in self._repo.events.verdict_history(e.event_id)
@@ -189,6 +189,7 @@ class ReviewService:
             received_at_us=stored.received_at_us,
             verdicts=verdicts,
             predecessor=predecessor,
+            predecessor_missing=missing,
         )
 
     def export_files(self, who: Principal, event_ids: Sequence[str]) -> dict[str, bytes]:

@@ -154,15 +154,37 @@ def test_writer_refuses_what_it_cannot_prove(tmp_path: Path, make_chain) -> None
     key = generate_signing_key()
     (_, _), (e2, blobs2) = make_chain(2)
     pem = {"gw-1": public_key_pem(key.public_key())}
-    no_pred = PackageItem(e2, sign_event(key, e2), blobs2, "ok")
-    with pytest.raises(EvidenceError, match="needs its predecessor"):
-        write_package(tmp_path / "a", [no_pred], [], pem)
+    no_pred = PackageItem(
+        e2, sign_event(key, e2), blobs2, "gap", predecessor_missing="sequence 1 is not in the store"
+    )
     with pytest.raises(EvidenceError, match="no public key"):
         write_package(tmp_path / "b", [no_pred], [], {})
     (tmp_path / "c").mkdir()
     (tmp_path / "c" / "x").write_text("x")
     with pytest.raises(EvidenceError, match="not an empty folder"):
         write_package(tmp_path / "c", [no_pred], [], pem)
+
+
+def test_missing_predecessor_is_exported_but_fails_verification_with_the_reason(
+    tmp_path: Path, make_chain
+) -> None:
+    """An event after a recorded gap can still be exported; the verifier names the
+    unprovable link (and the store's reason) instead of passing it."""
+    key = generate_signing_key()
+    (_, _), (e2, blobs2) = make_chain(2)
+    pem = {"gw-1": public_key_pem(key.public_key())}
+    item = PackageItem(
+        e2,
+        sign_event(key, e2),
+        blobs2,
+        "gap",
+        predecessor_missing="sequence 1 is not in the store (gap)",
+    )
+    write_package(tmp_path / "p", [item], [], pem)
+    problems = verify_package(tmp_path / "p")
+    assert len(problems) == 1, problems
+    assert "predecessor of sequence 2 is missing" in problems[0]
+    assert "sequence 1 is not in the store (gap)" in problems[0]
 
 
 def test_blob_names_cannot_escape_the_package(package: Path) -> None:
