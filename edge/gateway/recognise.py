@@ -1,0 +1,333 @@
+"""Recognition stages of the camera pipeline: faces and plates, each with its tracker.
+
+A stage turns one frame into matched faces/plates (kept sharp in evidence) and boxes
+to redact (everything else). Unmatched detections, embeddings and reads are local to
+the call: they are never kept, stored or logged.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from contextlib import AbstractContextManager
+from dataclasses import dataclass, field
+
+from edge.gateway.config import NormRect, TrackerConfig
+from edge.gateway.evidence import MatchedFace, MatchedPlate
+from edge.gateway.stages import StageTimer, timed
+from edge.gateway.tracker import Detection, IouTracker, Track
+from edge.vision.face_quality import face_quality
+from edge.vision.faces import FaceAnalyzer, align_face
+from edge.vision.plates import PlateRecognizer
+from edge.vision.types import Box, FaceEmbedding, Image, Plate
+from edge.watchlist.matcher import WatchlistMatcher
+from edge.watchlist.plate_index import confusable_distance
+
+#: an update event is sent when a track's similarity improves by at least this much
+UPDATE_MARGIN = 0.08
+MAX_UPDATES = 1
+#: a frame's own plate read may differ from the listed text by this much (confusable
+#: substitutions count 0.5) and still be the listed vehicle
+READ_AGREEMENT = 2.0
+#: SCRFD boxes run from brow to chin; hair, ears and jaw identify people too
+FACE_REDACT_MARGIN = 1.4
+
+
+@dataclass
+class PipelineStats:
+    frames: int = 0
+    faces_detected: int = 0
+    faces_embedded: int = 0
+    plates_read: int = 0
+    events: int = 0
+    face_scans: int = 0  # frames the face detector ran on
+    plate_scans: int = 0
+    completions: int = 0  # detector runs added so that an evidence frame is complete
+
+
+@dataclass
+class TrackMatch:
+    subject_id: str
+    score: float  # similarity (faces) or read confidence (plates)
+    event_id: str | None = None
+    emitted_score: float = 0.0
+    updates: int = 0
+    text: str = ""
+    listed: str = ""
+    kind: str = "exact"
+    color: str | None = None
+
+
+@dataclass
+class FrameMatches:
+    faces: list[MatchedFace] = field(default_factory=list)
+    plates: list[MatchedPlate] = field(default_factory=list)
+    unmatched: list[Box] = field(default_factory=list)
+    triggers: list[TrackMatch] = field(default_factory=list)
+
+
+def to_box(r: NormRect, width: int, height: int) -> Box:
+    return Box(r[0] * width, r[1] * height, r[2] * width, r[3] * height)
+
+
+def inside(box: Box, roi: Box | None) -> bool:
+    if roi is None:
+        return True
+    cx, cy = box.center
+    return roi.x1 <= cx <= roi.x2 and roi.y1 <= cy <= roi.y2
+
+
+def read_agrees(text: str, state: TrackMatch, matcher: WatchlistMatcher) -> bool:
+    """Whether this frame's read is the listed plate, not merely its track's.
+
+    A track may have been handed from one vehicle to another (occlusion, a parked car
+    replaced): the plate in THIS frame stays sharp only if its own read matches the
+    same subject or is within a few OCR confusions of the listed text.
+    """
+    m = matcher.match_plate(text)
+    if m is not None:
+        return m.subject_id == state.subject_id
+    return confusable_distance(text, state.listed, limit=READ_AGREEMENT) <= READ_AGREEMENT
+
+
+def trigger(state: TrackMatch, score: float) -> bool:
+    """First match of a track, or a clearly better shot worth one update event."""
+    if state.event_id is None:
+        return True
+    return state.updates < MAX_UPDATES and score >= state.emitted_score + UPDATE_MARGIN
+
+
+class FaceStage:
+    """Faces of one camera: detect, track, embed only clearly better shots, match."""
+
+    def __init__(
+        self,
+        faces: FaceAnalyzer,
+        config: TrackerConfig,
+        stats: PipelineStats,
+        timer: StageTimer | None,
+        on_new_track: Callable[[], None],
+    ) -> None:
+        self._faces = faces
+        self._tracks: IouTracker[int] = IouTracker("face", config)
+        self._states: dict[int, TrackMatch] = {}
+        self.stats = stats
+        self._timer = timer
+        self._on_new_track = on_new_track
+
+    def reset(self) -> None:
+        """Forget every track (end of stream, or the next picture is a new scene)."""
+        self._tracks.flush()
+        self._states.clear()
+
+    def _timed(self, stage: str) -> AbstractContextManager[None]:
+        return timed(self._timer, stage)
+
+    def _follow_new(self, tracks: Sequence[Track[int]], index: int) -> None:
+        if any(t.first_frame == index and t.state != "finished" for t in tracks):
+            self._on_new_track()
+
+    @staticmethod
+    def _forget(tracks: Sequence[Track[int]], states: dict[int, TrackMatch]) -> None:
+        for t in tracks:
+            if t.state == "finished":
+                states.pop(t.track_id, None)
+
+    def scan(
+        self,
+        image: Image,
+        index: int,
+        roi: Box | None,
+        matcher: WatchlistMatcher,
+        out: FrameMatches,
+    ) -> None:
+        with self._timed("face_detect"):
+            dets, faint = self._faces.detect_all(image)
+        # too faint to recognise, still a face
+        out.unmatched.extend(d.box.expand(FACE_REDACT_MARGIN) for d in faint)
+        self.stats.faces_detected += len(dets)
+        with self._timed("face_align_quality"):
+            aligned = [align_face(image, d.landmarks) for d in dets]
+            quality = [face_quality(image, d, a) for d, a in zip(dets, aligned, strict=True)]
+        tracked = [
+            Detection(box=d.box, score=d.score, quality=q.score, payload=i)
+            for i, (d, q) in enumerate(zip(dets, quality, strict=True))
+            if inside(d.box, roi)
+        ]
+        with self._timed("track_match"):
+            tracks = self._tracks.update(tracked, index)
+            self._forget(tracks, self._states)
+            self._follow_new(tracks, index)
+        chosen = [
+            (t, tracked[t.detection_index].payload)
+            for t in tracks
+            if t.embed
+            and t.detection_index is not None
+            and self._faces.usable(quality[tracked[t.detection_index].payload])
+        ]
+        with self._timed("face_embed"):
+            vectors = self._faces.embedder.embed([aligned[i] for _, i in chosen]) if chosen else []
+        self.stats.faces_embedded += len(chosen)
+        with self._timed("track_match"):
+            self._match(chosen, vectors, matcher)
+        matched: set[int] = set()
+        for t in tracks:
+            state = self._states.get(t.track_id)
+            if state is None or t.detection_index is None:
+                continue
+            i = tracked[t.detection_index].payload
+            matched.add(i)
+            out.faces.append(
+                MatchedFace(
+                    dets[i].box,
+                    state.subject_id,
+                    state.score,
+                    quality[i].score,
+                    self._faces.model_id,
+                )
+            )
+            if trigger(state, state.score):
+                out.triggers.append(state)
+        out.unmatched.extend(
+            d.box.expand(FACE_REDACT_MARGIN) for i, d in enumerate(dets) if i not in matched
+        )
+
+    def _match(
+        self,
+        chosen: Sequence[tuple[Track[int], int]],
+        vectors: Sequence[FaceEmbedding],
+        matcher: WatchlistMatcher,
+    ) -> None:
+        for (t, _), vec in zip(chosen, vectors, strict=True):
+            m = matcher.match_face(vec)
+            if m is None:
+                continue
+            state = self._states.get(t.track_id)
+            if state is None or m.similarity > state.score:
+                prev = state or TrackMatch(m.subject_id, m.similarity)
+                prev.subject_id, prev.score = m.subject_id, m.similarity
+                self._states[t.track_id] = prev
+
+
+class PlateStage:
+    """Plates of one camera: detect, read, track, vote the reads, match."""
+
+    def __init__(
+        self,
+        plates: PlateRecognizer,
+        config: TrackerConfig,
+        stats: PipelineStats,
+        timer: StageTimer | None,
+        on_new_track: Callable[[], None],
+        model_id: str,
+    ) -> None:
+        self._plates = plates
+        self._tracks: IouTracker[int] = IouTracker("plate", config)
+        self._states: dict[int, TrackMatch] = {}
+        self.stats = stats
+        self._timer = timer
+        self._on_new_track = on_new_track
+        self._plate_model_id = model_id
+
+    def reset(self) -> None:
+        """Forget every track (end of stream, or the next picture is a new scene)."""
+        self._tracks.flush()
+        self._states.clear()
+
+    def _timed(self, stage: str) -> AbstractContextManager[None]:
+        return timed(self._timer, stage)
+
+    def _follow_new(self, tracks: Sequence[Track[int]], index: int) -> None:
+        if any(t.first_frame == index and t.state != "finished" for t in tracks):
+            self._on_new_track()
+
+    @staticmethod
+    def _forget(tracks: Sequence[Track[int]], states: dict[int, TrackMatch]) -> None:
+        for t in tracks:
+            if t.state == "finished":
+                states.pop(t.track_id, None)
+
+    def scan(
+        self,
+        image: Image,
+        index: int,
+        roi: Box | None,
+        matcher: WatchlistMatcher,
+        out: FrameMatches,
+    ) -> None:
+        with self._timed("plate_detect"):
+            detections = self._plates.detector.detect(image)
+        plates: list[Plate] = []
+        with self._timed("plate_read"):
+            for d in detections:
+                plate = self._plates.read_detection(image, d)
+                if plate is None:
+                    out.unmatched.append(d.box)  # a sign or junk: still plate-shaped, redact
+                else:
+                    plates.append(plate)
+        self.stats.plates_read += len(plates)
+        tracked = [
+            Detection(
+                box=p.detection.box,
+                score=p.detection.score,
+                quality=p.confidence,
+                payload=i,
+                text=p.text if p.valid else None,
+                text_confidence=p.confidence,
+            )
+            for i, p in enumerate(plates)
+            if inside(p.detection.box, roi)
+        ]
+        with self._timed("track_match"):
+            tracks = self._tracks.update(tracked, index)
+            self._forget(tracks, self._states)
+            self._follow_new(tracks, index)
+            states = {
+                t.track_id: self._match(t, matcher)
+                for t in tracks
+                if t.detection_index is not None and t.vote is not None
+            }
+        matched: set[int] = set()
+        for t in tracks:
+            if t.detection_index is None or t.vote is None:
+                continue
+            i = tracked[t.detection_index].payload
+            state = states[t.track_id]
+            p = plates[i]
+            if state is None or not read_agrees(p.text, state, matcher):
+                continue
+            matched.add(i)
+            out.plates.append(
+                MatchedPlate(
+                    p.detection.box,
+                    state.subject_id,
+                    state.text,
+                    state.listed,
+                    state.kind,
+                    state.score,
+                    p.color or state.color,
+                    self._plate_model_id,
+                )
+            )
+            if trigger(state, state.score):
+                out.triggers.append(state)
+        out.unmatched.extend(p.detection.box for i, p in enumerate(plates) if i not in matched)
+
+    def _match(self, t: Track[int], matcher: WatchlistMatcher) -> TrackMatch | None:
+        vote = t.vote
+        assert vote is not None
+        state = self._states.get(t.track_id)
+        for text in dict.fromkeys((vote.text, vote.best_read)):
+            m = matcher.match_plate(text)
+            if m is None:
+                continue
+            if state is None or state.subject_id != m.subject_id:
+                state = TrackMatch(m.subject_id, vote.confidence)
+                self._states[t.track_id] = state
+            state.score, state.text, state.listed, state.kind = (
+                vote.confidence,
+                text,
+                m.plate,
+                m.kind,
+            )
+            return state
+        return state
