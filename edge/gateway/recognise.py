@@ -18,7 +18,7 @@ from edge.gateway.tracker import Detection, IouTracker, Track
 from edge.vision.face_quality import face_quality
 from edge.vision.faces import FaceAnalyzer, align_face
 from edge.vision.plates import PlateRecognizer
-from edge.vision.types import Box, FaceEmbedding, Image, Plate
+from edge.vision.types import Box, FaceDetection, FaceEmbedding, FaceQuality, Image, Plate
 from edge.watchlist.matcher import WatchlistMatcher
 from edge.watchlist.plate_index import confusable_distance
 
@@ -157,6 +157,21 @@ class FaceStage:
             tracks = self._tracks.update(tracked, index)
             self._forget(tracks, self._states)
             self._follow_new(tracks, index)
+        self._embed_best_shots(tracks, tracked, aligned, quality, matcher)
+        matched = self._emit(tracks, tracked, dets, quality, out)
+        out.unmatched.extend(
+            d.box.expand(FACE_REDACT_MARGIN) for i, d in enumerate(dets) if i not in matched
+        )
+
+    def _embed_best_shots(
+        self,
+        tracks: Sequence[Track[int]],
+        tracked: Sequence[Detection[int]],
+        aligned: Sequence[Image],
+        quality: Sequence[FaceQuality],
+        matcher: WatchlistMatcher,
+    ) -> None:
+        """Embed only the tracks whose current shot is clearly better, then match."""
         chosen = [
             (t, tracked[t.detection_index].payload)
             for t in tracks
@@ -169,6 +184,16 @@ class FaceStage:
         self.stats.faces_embedded += len(chosen)
         with self._timed("track_match"):
             self._match(chosen, vectors, matcher)
+
+    def _emit(
+        self,
+        tracks: Sequence[Track[int]],
+        tracked: Sequence[Detection[int]],
+        dets: Sequence[FaceDetection],
+        quality: Sequence[FaceQuality],
+        out: FrameMatches,
+    ) -> set[int]:
+        """Matched faces of this frame into ``out``; returns their detection indexes."""
         matched: set[int] = set()
         for t in tracks:
             state = self._states.get(t.track_id)
@@ -187,9 +212,7 @@ class FaceStage:
             )
             if trigger(state, state.score):
                 out.triggers.append(state)
-        out.unmatched.extend(
-            d.box.expand(FACE_REDACT_MARGIN) for i, d in enumerate(dets) if i not in matched
-        )
+        return matched
 
     def _match(
         self,
@@ -254,17 +277,7 @@ class PlateStage:
         matcher: WatchlistMatcher,
         out: FrameMatches,
     ) -> None:
-        with self._timed("plate_detect"):
-            detections = self._plates.detector.detect(image)
-        plates: list[Plate] = []
-        with self._timed("plate_read"):
-            for d in detections:
-                plate = self._plates.read_detection(image, d)
-                if plate is None:
-                    out.unmatched.append(d.box)  # a sign or junk: still plate-shaped, redact
-                else:
-                    plates.append(plate)
-        self.stats.plates_read += len(plates)
+        plates = self._read(image, out)
         tracked = [
             Detection(
                 box=p.detection.box,
@@ -281,17 +294,40 @@ class PlateStage:
             tracks = self._tracks.update(tracked, index)
             self._forget(tracks, self._states)
             self._follow_new(tracks, index)
-            states = {
-                t.track_id: self._match(t, matcher)
-                for t in tracks
-                if t.detection_index is not None and t.vote is not None
-            }
+        matched = self._emit(tracks, tracked, plates, matcher, out)
+        out.unmatched.extend(p.detection.box for i, p in enumerate(plates) if i not in matched)
+
+    def _read(self, image: Image, out: FrameMatches) -> list[Plate]:
+        """Detect and read; non-plates (signs, junk) go straight to redaction."""
+        with self._timed("plate_detect"):
+            detections = self._plates.detector.detect(image)
+        plates: list[Plate] = []
+        with self._timed("plate_read"):
+            for d in detections:
+                plate = self._plates.read_detection(image, d)
+                if plate is None:
+                    out.unmatched.append(d.box)  # still plate-shaped: redact
+                else:
+                    plates.append(plate)
+        self.stats.plates_read += len(plates)
+        return plates
+
+    def _emit(
+        self,
+        tracks: Sequence[Track[int]],
+        tracked: Sequence[Detection[int]],
+        plates: Sequence[Plate],
+        matcher: WatchlistMatcher,
+        out: FrameMatches,
+    ) -> set[int]:
+        """Match voted reads; the plates of this frame that stay sharp go into ``out``."""
         matched: set[int] = set()
         for t in tracks:
             if t.detection_index is None or t.vote is None:
                 continue
+            with self._timed("track_match"):
+                state = self._match(t, matcher)
             i = tracked[t.detection_index].payload
-            state = states[t.track_id]
             p = plates[i]
             if state is None or not read_agrees(p.text, state, matcher):
                 continue
@@ -310,7 +346,7 @@ class PlateStage:
             )
             if trigger(state, state.score):
                 out.triggers.append(state)
-        out.unmatched.extend(p.detection.box for i, p in enumerate(plates) if i not in matched)
+        return matched
 
     def _match(self, t: Track[int], matcher: WatchlistMatcher) -> TrackMatch | None:
         vote = t.vote
