@@ -42,14 +42,12 @@ def _with_sources(config: GatewayConfig, sources: list[str]) -> GatewayConfig:
 
     if not sources:
         return config
-    base = config.cameras[0] if config.cameras else None
+    # every other camera setting (fps, analysis, ROI, privacy masks, recognisers,
+    # location) is taken from the first configured camera, so a one-off run over a
+    # file keeps the site's privacy zones
+    base = config.cameras[0] if config.cameras else CameraConfig(id="cam-1", source="usb:0")
     cams = [
-        CameraConfig(
-            id=f"cam-{i}",
-            source=uri,
-            fps=base.fps if base else 5.0,
-            recognisers=base.recognisers if base else ("faces", "plates"),
-        )
+        base.model_copy(update={"id": f"cam-{i}", "source": uri})
         for i, uri in enumerate(sources, start=1)
     ]
     return config.model_copy(update={"cameras": cams})
