@@ -21,7 +21,9 @@ from edge.errors import ConfigError, ModelPackError
 log = logging.getLogger(__name__)
 
 Role = Literal["face_detector", "face_embedder", "plate_detector", "plate_reader", "plate_color"]
-DEFAULT_MANIFEST = Path(__file__).resolve().parent.parent / "models" / "manifest.yaml"
+#: models/manifest.yaml, reached through a symlink in the package so that installed
+#: wheels (which copy the file) carry it too
+DEFAULT_MANIFEST = Path(__file__).parent / "assets" / "manifest.yaml"
 
 
 class InputContract(StrictModel):
