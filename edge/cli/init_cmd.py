@@ -152,30 +152,11 @@ def init_deployment(
     gw_configs, gw_entries = zip(
         *(_gateway(root, ca, n, store) for n in range(1, gateways + 1)), strict=True
     )
-    users, tokens = [], {}
-    for name, role in PERSONS:
-        issue_client_cert(ca, "user", name).save(root / f"{name}.pem", root / f"{name}.key")
-        tokens[name] = new_token()
-        users.append(UserEntry(name=name, role=role, token_sha256=token_sha256(tokens[name])))
+    users, tokens = _persons(root, ca)
     (root / "blobs").mkdir(exist_ok=True)
-
-    web = WebConfig(host="127.0.0.1", port=web_port)
     _write_config(
         root / "store.yaml",
-        StoreConfig(
-            listen=store,
-            tls=ServerTls(
-                cert=root / "store.pem",
-                key=root / "store.key",
-                ca=root / "ca.pem",
-                revoked=root / "revoked.txt",
-            ),
-            database=_database(root, database_url),
-            blobs=root / "blobs",
-            users=users,
-            gateways=list(gw_entries),
-            web=web,
-        ),
+        _store_config(root, store, database_url, users, list(gw_entries), web_port),
     )
     for n, cfg in enumerate(gw_configs, 1):
         _write_config(root / f"gateway-{n}.yaml", cfg)
@@ -191,7 +172,44 @@ def init_deployment(
             web_url=f"http://127.0.0.1:{web_port}/",
         )
         _write_config(root / f"{name}.yaml", client, {"token": tokens[name]})
+    return store, _commands(root, gateways)
 
+
+def _persons(root: Path, ca: CertKey) -> tuple[list[UserEntry], dict[str, str]]:
+    """A client certificate and a fresh token per person; the store keeps only hashes."""
+    users, tokens = [], {}
+    for name, role in PERSONS:
+        issue_client_cert(ca, "user", name).save(root / f"{name}.pem", root / f"{name}.key")
+        tokens[name] = new_token()
+        users.append(UserEntry(name=name, role=role, token_sha256=token_sha256(tokens[name])))
+    return users, tokens
+
+
+def _store_config(
+    root: Path,
+    store: str,
+    database_url: str | None,
+    users: list[UserEntry],
+    gateways: list[GatewayEntry],
+    web_port: int,
+) -> StoreConfig:
+    return StoreConfig(
+        listen=store,
+        tls=ServerTls(
+            cert=root / "store.pem",
+            key=root / "store.key",
+            ca=root / "ca.pem",
+            revoked=root / "revoked.txt",
+        ),
+        database=_database(root, database_url),
+        blobs=root / "blobs",
+        users=users,
+        gateways=gateways,
+        web=WebConfig(host="127.0.0.1", port=web_port),
+    )
+
+
+def _commands(root: Path, gateways: int) -> list[str]:
     cmds = [f"edgewatch store serve --config {root / 'store.yaml'}"]
     cmds += [
         f"edgewatch gateway run --config {root / f'gateway-{n}.yaml'}"
@@ -199,7 +217,7 @@ def init_deployment(
     ]
     cmds.append(f"edgewatch review --config {root / 'reviewer.yaml'} search")
     cmds.append(f"edgewatch config check {root}/*.yaml")
-    return store, cmds
+    return cmds
 
 
 def run_init(args: argparse.Namespace) -> int:
