@@ -47,6 +47,8 @@ proto-check: setup
 
 bench: setup
 	$(PY) bench/vision.py --quick
+	$(PY) bench/gateway.py --quick
+	$(PY) bench/ingest.py --quick
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache test-artifacts
