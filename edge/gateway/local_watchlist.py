@@ -27,10 +27,12 @@ class LocalWatchlist:
         self._face_model_id = face_model_id
         self._lock = threading.Lock()
         self._matcher: WatchlistMatcher | None = None
+        self._snapshot: WatchlistSnapshot | None = None
 
     def start(self) -> None:
         self._file.open()
         snapshot = self._file.snapshot()
+        self._snapshot = snapshot
         self._matcher = WatchlistMatcher(self._usable(snapshot), self._config)
         log.info(
             "local watchlist loaded",
@@ -50,12 +52,20 @@ class LocalWatchlist:
                 raise RuntimeError("LocalWatchlist.start() was not called")
             return self._matcher
 
+    def snapshot(self) -> WatchlistSnapshot:
+        """The list as stored locally (what deltas apply to)."""
+        with self._lock:
+            if self._snapshot is None:
+                raise RuntimeError("LocalWatchlist.start() was not called")
+            return self._snapshot
+
     def install(self, snapshot: WatchlistSnapshot) -> None:
         """Persist ``snapshot``, then switch matching to it (atomically for readers)."""
         self._file.install_snapshot(snapshot)
         matcher = WatchlistMatcher(self._usable(snapshot), self._config)
         with self._lock:
             self._matcher = matcher
+            self._snapshot = snapshot
         log.info(
             "watchlist updated",
             extra={

@@ -16,13 +16,15 @@ from dataclasses import dataclass
 
 import grpc
 
-from edge.errors import ConfigError, ModelMismatchError
+from edge.errors import ConfigError, ModelMismatchError, WatchlistError
 from edge.gateway.config import GatewayConfig
 from edge.gateway.local_watchlist import LocalWatchlist
 from edge.gateway.outbox import Outbox
 from edge.health import GatewayHealth
+from edge.watchlist.delta import apply_changes
 from edge.wire.mapping import check_face_model, health_to_proto, snapshot_from_proto
 from edge.wire.v1 import events_pb2, ingest_pb2, ingest_pb2_grpc, watchlist_pb2, watchlist_pb2_grpc
+from edge.wire.watchlist_mapping import changes_from_proto
 
 log = logging.getLogger(__name__)
 
@@ -38,6 +40,8 @@ class UplinkStats:
     reconnects: int = 0
     connected: bool = False
     last_error: str = ""
+    snapshot_syncs: int = 0
+    delta_syncs: int = 0
 
 
 def channel_credentials(config: GatewayConfig) -> grpc.ChannelCredentials:
@@ -252,14 +256,50 @@ class Uplink:
         return int(reply.watchlist_version)
 
     def _sync(self) -> None:
+        """Deltas when a list is held locally, a full snapshot otherwise (or when asked)."""
         assert self._channel is not None
         stub = watchlist_pb2_grpc.WatchlistSyncStub(self._channel)
+        model = self._face_model_id or ""
+        if self._watchlist.version > 0 and self._sync_deltas(stub, model):
+            return
         pb = stub.GetSnapshot(
-            watchlist_pb2.GetSnapshotRequest(face_model_id=self._face_model_id or ""),
-            timeout=_RPC_TIMEOUT_S,
+            watchlist_pb2.GetSnapshotRequest(face_model_id=model), timeout=_RPC_TIMEOUT_S
         )
         snapshot = snapshot_from_proto(pb)
         if snapshot.version != self._watchlist.version or not self.synced.is_set():
             self._watchlist.install(snapshot)
+        self.stats.snapshot_syncs += 1
         self.synced.set()
         check_face_model(pb.face_model_status, pb.message)
+
+    def _sync_deltas(self, stub: watchlist_pb2_grpc.WatchlistSyncStub, model: str) -> bool:
+        """Bring the local list up to date page by page; False when a snapshot is needed."""
+        while True:
+            reply = stub.GetDeltas(
+                watchlist_pb2.GetDeltasRequest(
+                    since_version=self._watchlist.version, face_model_id=model
+                ),
+                timeout=_RPC_TIMEOUT_S,
+            )
+            if reply.snapshot_required:
+                return False
+            if not reply.changes:
+                if reply.version != self._watchlist.version:
+                    return False  # versions moved without changes we can apply
+                self.stats.delta_syncs += 1
+                self.synced.set()
+                check_face_model(reply.face_model_status, reply.message)
+                return True
+            try:
+                self._apply(reply)
+            except WatchlistError as e:
+                log.warning(
+                    "watchlist deltas not applicable; fetching a snapshot", extra={"why": str(e)}
+                )
+                return False
+
+    def _apply(self, reply: watchlist_pb2.GetDeltasReply) -> None:
+        changes = changes_from_proto(reply)
+        current = self._watchlist.snapshot()
+        model = reply.face_model_id or None
+        self._watchlist.install(apply_changes(current, changes, reply.version, model))
