@@ -81,7 +81,11 @@ def _serve(root: Path, web_url: str | None) -> None:
     signal.signal(signal.SIGINT, on_signal)
     signal.signal(signal.SIGTERM, on_signal)
     where = web_url or "(web page not enabled)"
-    print(f"reviewer web page: {where}  (tokens in {root}/reviewer.yaml); Ctrl-C stops", flush=True)
+    print(
+        f"reviewer web page: {where}  (log in as 'reviewer' or 'admin' with the token in "
+        f"{root}/reviewer.yaml or admin.yaml); Ctrl-C stops",
+        flush=True,
+    )
     print(
         f"CLI: edgewatch review search --config {root}/reviewer.yaml", file=sys.stderr, flush=True
     )
