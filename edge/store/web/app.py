@@ -10,10 +10,11 @@ the page handler run and call the store's services, which write the audit entrie
 
 from __future__ import annotations
 
+import functools
 import hmac
 import logging
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from importlib import resources
 from urllib.parse import quote, urlsplit
@@ -41,6 +42,8 @@ LANG_COOKIE = "ew_lang"
 STATIC = {"app.css": "text/css; charset=utf-8", "app.js": "text/javascript; charset=utf-8"}
 
 Handler = Callable[[Ctx, re.Match[str]], Response]
+#: a page handler as the page modules write it: the shared services come first
+PageHandler = Callable[[Deps, Ctx, re.Match[str]], Response]
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,6 +56,21 @@ class Route:
 
 def route(method: str, pattern: str, handler: Handler, action: str | None) -> Route:
     return Route(method, re.compile(f"^{pattern}$"), handler, action)
+
+
+@dataclass(frozen=True, slots=True)
+class RouteSpec:
+    """One row of a page module's route table, before the services are bound."""
+
+    method: str
+    pattern: str
+    handler: PageHandler
+    action: str | None
+
+
+def bind(d: Deps, specs: Sequence[RouteSpec]) -> list[Route]:
+    """The routes of a table, each handler given the store's services."""
+    return [route(s.method, s.pattern, functools.partial(s.handler, d), s.action) for s in specs]
 
 
 class App:

@@ -93,6 +93,12 @@ def field(label: str, control: Html, hint: str | None = None, cls: str = "field"
     )
 
 
+def checkbox(name: str, label: str, checked: bool = False) -> Html:
+    """A labelled tick box sending ``name=1`` when ticked."""
+    box = el("input", {"type": "checkbox", "name": name, "value": "1", "checked": checked})
+    return el("div", {"class": "field check"}, el("label", {}, box, label))
+
+
 def select(name: str, options: Sequence[tuple[str, str]], value: str, **attrs: str) -> Html:
     return el(
         "select",

@@ -7,11 +7,11 @@ import re
 from typing import Any
 
 from edge.errors import WatchlistError
-from edge.store.repository import GatewayInfo, Subject
-from edge.store.web.app import Route, route
+from edge.store.repository import AuditEntry, GatewayInfo, Subject
+from edge.store.web.app import Route, RouteSpec, bind
 from edge.store.web.html import Html, el
 from edge.store.web.http import Response, field_value, html_response, redirect
-from edge.store.web.layout import Ctx, badge, field, page, post_form, table
+from edge.store.web.layout import Ctx, badge, checkbox, field, page, post_form, table
 from edge.store.web.services import Deps
 
 AUDIT_PAGE = 100
@@ -62,8 +62,8 @@ def _subject_fields(ctx: Ctx, prefix: str) -> list[Html]:
     ]
 
 
-def _watchlist_forms(ctx: Ctx) -> Html:
-    plate = el(
+def _plate_form(ctx: Ctx) -> Html:
+    return el(
         "section",
         {"class": "card", "aria-labelledby": "addp-h"},
         el("h2", {"id": "addp-h"}, ctx.t("wl.add_plate")),
@@ -81,7 +81,21 @@ def _watchlist_forms(ctx: Ctx) -> Html:
             el("button", {"type": "submit", "class": "primary"}, ctx.t("wl.add")),
         ),
     )
-    face = el(
+
+
+def _face_form(ctx: Ctx) -> Html:
+    photos = el(
+        "input",
+        {
+            "type": "file",
+            "name": "photos",
+            "id": "f-photos",
+            "accept": "image/jpeg,image/png",
+            "multiple": True,
+            "required": True,
+        },
+    )
+    return el(
         "section",
         {"class": "card", "aria-labelledby": "addf-h"},
         el("h2", {"id": "addf-h"}, ctx.t("wl.add_face")),
@@ -89,35 +103,16 @@ def _watchlist_forms(ctx: Ctx) -> Html:
             ctx,
             "/watchlist/face",
             *_subject_fields(ctx, "f"),
-            field(
-                ctx.t("wl.photos"),
-                el(
-                    "input",
-                    {
-                        "type": "file",
-                        "name": "photos",
-                        "id": "f-photos",
-                        "accept": "image/jpeg,image/png",
-                        "multiple": True,
-                        "required": True,
-                    },
-                ),
-            ),
-            el(
-                "div",
-                {"class": "field check"},
-                el(
-                    "label",
-                    {},
-                    el("input", {"type": "checkbox", "name": "largest", "value": "1"}),
-                    ctx.t("wl.largest"),
-                ),
-            ),
+            field(ctx.t("wl.photos"), photos),
+            checkbox("largest", ctx.t("wl.largest")),
             el("button", {"type": "submit", "class": "primary"}, ctx.t("wl.add")),
             enctype="multipart/form-data",
         ),
     )
-    return el("div", {"class": "two"}, plate, face)
+
+
+def _watchlist_forms(ctx: Ctx) -> Html:
+    return el("div", {"class": "two"}, _plate_form(ctx), _face_form(ctx))
 
 
 def _health(ctx: Ctx, g: GatewayInfo) -> tuple[Html, Html]:
@@ -187,155 +182,168 @@ def _gateway_rows(ctx: Ctx, gateways: list[GatewayInfo]) -> list[list[Any]]:
     return rows
 
 
-def routes(d: Deps) -> list[Route]:
-    def watchlist(ctx: Ctx, _: re.Match[str]) -> Response:
-        assert ctx.principal is not None
-        subjects, version = d.services.watchlist.list_subjects(ctx.principal)  # audited
-        headers = [
-            ctx.t(k) for k in ("wl.id", "wl.label", "wl.plates", "wl.faces", "wl.created")
-        ] + [""]
-        listing = (
-            table(headers, _subject_rows(ctx, subjects), ctx.t("wl.title"))
-            if subjects
-            else el("p", {}, ctx.t("wl.empty"))
-        )
-        msg = ctx.req.arg("msg")
-        body = [el("p", {}, ctx.t("wl.version", v=version)), _watchlist_forms(ctx), listing]
-        return html_response(
-            page(ctx, ctx.t("wl.title"), body, "/watchlist", ctx.t(msg) if msg in NOTICES else None)
-        )
+def _watchlist(d: Deps, ctx: Ctx, _: re.Match[str]) -> Response:
+    assert ctx.principal is not None
+    subjects, version = d.services.watchlist.list_subjects(ctx.principal)  # audited
+    keys = ("wl.id", "wl.label", "wl.plates", "wl.faces", "wl.created")
+    headers = [*(ctx.t(k) for k in keys), ""]
+    listing = (
+        table(headers, _subject_rows(ctx, subjects), ctx.t("wl.title"))
+        if subjects
+        else el("p", {}, ctx.t("wl.empty"))
+    )
+    msg = ctx.req.arg("msg")
+    body = [el("p", {}, ctx.t("wl.version", v=version)), _watchlist_forms(ctx), listing]
+    return html_response(
+        page(ctx, ctx.t("wl.title"), body, "/watchlist", ctx.t(msg) if msg in NOTICES else None)
+    )
 
-    def add_plate(ctx: Ctx, _: re.Match[str]) -> Response:
-        assert ctx.principal is not None
-        form = ctx.req.form()
-        d.services.watchlist.add_plate(
-            ctx.principal,
-            field_value(form, "subject_id").strip() or None,
-            field_value(form, "label").strip(),
-            field_value(form, "plate"),
-        )
-        return redirect("/watchlist?msg=wl.added")
 
-    def add_face(ctx: Ctx, _: re.Match[str]) -> Response:
-        assert ctx.principal is not None
-        fields, files = ctx.req.multipart()
-        photos = [u.data for u in files.get("photos", []) if u.data]
-        if not photos:
-            raise WatchlistError(ctx.t("face.missing"))
-        d.services.watchlist.add_face(
-            ctx.principal,
-            field_value(fields, "subject_id").strip() or None,
-            field_value(fields, "label").strip(),
-            photos,
-            field_value(fields, "largest") == "1",
-        )
-        return redirect("/watchlist?msg=wl.added")
+def _add_plate(d: Deps, ctx: Ctx, _: re.Match[str]) -> Response:
+    assert ctx.principal is not None
+    form = ctx.req.form()
+    d.services.watchlist.add_plate(
+        ctx.principal,
+        field_value(form, "subject_id").strip() or None,
+        field_value(form, "label").strip(),
+        field_value(form, "plate"),
+    )
+    return redirect("/watchlist?msg=wl.added")
 
-    def remove(ctx: Ctx, _: re.Match[str]) -> Response:
-        assert ctx.principal is not None
-        subject_id = field_value(ctx.req.form(), "subject_id")
-        if not subject_id:
-            raise WatchlistError("no subject id given")
-        d.services.watchlist.remove(ctx.principal, subject_id)
-        return redirect("/watchlist?msg=wl.removed")
 
-    def gateways(ctx: Ctx, _: re.Match[str]) -> Response:
-        gws = d.services.admin.list_gateways()
-        headers = [
-            ctx.t(k)
-            for k in (
-                "gw.id",
-                "gw.heartbeat",
-                "gw.seen",
-                "gw.cameras",
-                "gw.health",
-                "gw.chain",
-                "gw.problems",
-            )
-        ]
-        body = (
-            table(headers, _gateway_rows(ctx, gws), ctx.t("gw.title"))
-            if gws
-            else el("p", {}, ctx.t("gw.none"))
-        )
-        return html_response(page(ctx, ctx.t("gw.title"), body, "/gateways"))
+def _add_face(d: Deps, ctx: Ctx, _: re.Match[str]) -> Response:
+    assert ctx.principal is not None
+    fields, files = ctx.req.multipart()
+    photos = [u.data for u in files.get("photos", []) if u.data]
+    if not photos:
+        raise WatchlistError(ctx.t("face.missing"))
+    d.services.watchlist.add_face(
+        ctx.principal,
+        field_value(fields, "subject_id").strip() or None,
+        field_value(fields, "label").strip(),
+        photos,
+        field_value(fields, "largest") == "1",
+    )
+    return redirect("/watchlist?msg=wl.added")
 
-    def audit(ctx: Ctx, _: re.Match[str]) -> Response:
-        assert ctx.principal is not None
-        head, _hash = d.repo.audit.head()
-        try:
-            before = min(int(ctx.req.arg("before") or head + 1), head + 1)
-        except ValueError:
-            before = head + 1
-        start = max(0, before - 1 - AUDIT_PAGE)
-        entries = d.repo.audit.entries(after_seq=start, limit=before - 1 - start)
-        d.services.auditor.record(
-            ctx.principal, "admin.audit_read", {"from_seq": start + 1, "to_seq": before - 1}
-        )
-        rows = [
-            [
-                e.seq,
-                ctx.time(e.at_us),
-                e.actor,
-                e.action,
-                el("code", {}, e.detail_json[:400]),
-                el("code", {"title": e.entry_hash}, e.entry_hash[:12] + "…"),
-            ]
-            for e in reversed(entries)
-        ]
-        headers = [
-            ctx.t("audit.seq"),
-            ctx.t("event.at"),
-            ctx.t("audit.actor"),
-            ctx.t("audit.action"),
-            ctx.t("audit.detail"),
-            "hash",
-        ]
-        nav = el(
-            "nav",
-            {"class": "pager"},
-            el("a", {"class": "button", "href": f"/audit?before={start + 1}"}, ctx.t("audit.older"))
-            if start > 0
-            else None,
-            el("a", {"class": "button", "href": "/audit"}, ctx.t("audit.newer"))
-            if before <= head
-            else None,
-        )
-        result = None
-        if ctx.req.arg("verified"):
-            result = el("p", {"class": "notice", "role": "status"}, ctx.req.arg("verified")[:300])
-        verify = post_form(
-            ctx, "/audit/verify", el("button", {"type": "submit"}, ctx.t("audit.verify"))
-        )
-        body = [verify, result, table(headers, rows, ctx.t("audit.title")), nav]
-        return html_response(page(ctx, ctx.t("audit.title"), body, "/audit"))
 
-    def verify(ctx: Ctx, _: re.Match[str]) -> Response:
-        assert ctx.principal is not None
-        result = d.services.admin.audit_verify(ctx.principal)  # audited
-        text = (
-            ctx.t("audit.ok", n=result.entries)
-            if result.ok
-            else ctx.t("audit.bad", why=result.problem)
-        )
-        return html_response(
-            page(
-                ctx,
-                ctx.t("audit.title"),
-                [
-                    el("p", {"class": "notice", "role": "status", "id": "verify-result"}, text),
-                    el("a", {"href": "/audit"}, ctx.t("audit.title")),
-                ],
-                "/audit",
-            )
-        )
+def _remove(d: Deps, ctx: Ctx, _: re.Match[str]) -> Response:
+    assert ctx.principal is not None
+    subject_id = field_value(ctx.req.form(), "subject_id")
+    if not subject_id:
+        raise WatchlistError("no subject id given")
+    d.services.watchlist.remove(ctx.principal, subject_id)
+    return redirect("/watchlist?msg=wl.removed")
 
-    return [
-        route("GET", "/watchlist", watchlist, "watchlist"),
-        route("POST", "/watchlist/plate", add_plate, "watchlist_add_plate"),
-        route("POST", "/watchlist/face", add_face, "watchlist_add_face"),
-        route("POST", "/watchlist/remove", remove, "watchlist_remove"),
-        route("GET", "/gateways", gateways, "gateways"),
-        route("GET", "/audit", audit, "audit"),
-        route("POST", "/audit/verify", verify, "audit_verify"),
+
+def _gateways(d: Deps, ctx: Ctx, _: re.Match[str]) -> Response:
+    gws = d.services.admin.list_gateways()
+    headers = [
+        ctx.t(k)
+        for k in (
+            "gw.id",
+            "gw.heartbeat",
+            "gw.seen",
+            "gw.cameras",
+            "gw.health",
+            "gw.chain",
+            "gw.problems",
+        )
     ]
+    body = (
+        table(headers, _gateway_rows(ctx, gws), ctx.t("gw.title"))
+        if gws
+        else el("p", {}, ctx.t("gw.none"))
+    )
+    return html_response(page(ctx, ctx.t("gw.title"), body, "/gateways"))
+
+
+def _audit_window(ctx: Ctx, head: int) -> tuple[int, int]:
+    """(start, before): the page shows entries start+1 .. before-1, newest first."""
+    try:
+        before = min(int(ctx.req.arg("before") or head + 1), head + 1)
+    except ValueError:
+        before = head + 1
+    return max(0, before - 1 - AUDIT_PAGE), before
+
+
+def _audit_table(ctx: Ctx, entries: list[AuditEntry]) -> Html:
+    rows = [
+        [
+            e.seq,
+            ctx.time(e.at_us),
+            e.actor,
+            e.action,
+            el("code", {}, e.detail_json[:400]),
+            el("code", {"title": e.entry_hash}, e.entry_hash[:12] + "…"),
+        ]
+        for e in reversed(entries)
+    ]
+    headers = [
+        ctx.t("audit.seq"),
+        ctx.t("event.at"),
+        ctx.t("audit.actor"),
+        ctx.t("audit.action"),
+        ctx.t("audit.detail"),
+        "hash",
+    ]
+    return table(headers, rows, ctx.t("audit.title"))
+
+
+def _audit_pager(ctx: Ctx, start: int, before: int, head: int) -> Html:
+    return el(
+        "nav",
+        {"class": "pager"},
+        el("a", {"class": "button", "href": f"/audit?before={start + 1}"}, ctx.t("audit.older"))
+        if start > 0
+        else None,
+        el("a", {"class": "button", "href": "/audit"}, ctx.t("audit.newer"))
+        if before <= head
+        else None,
+    )
+
+
+def _audit(d: Deps, ctx: Ctx, _: re.Match[str]) -> Response:
+    assert ctx.principal is not None
+    head, _hash = d.repo.audit.head()
+    start, before = _audit_window(ctx, head)
+    entries = d.repo.audit.entries(after_seq=start, limit=before - 1 - start)
+    d.services.auditor.record(
+        ctx.principal, "admin.audit_read", {"from_seq": start + 1, "to_seq": before - 1}
+    )
+    result = None
+    if ctx.req.arg("verified"):
+        result = el("p", {"class": "notice", "role": "status"}, ctx.req.arg("verified")[:300])
+    verify = post_form(
+        ctx, "/audit/verify", el("button", {"type": "submit"}, ctx.t("audit.verify"))
+    )
+    body = [verify, result, _audit_table(ctx, entries), _audit_pager(ctx, start, before, head)]
+    return html_response(page(ctx, ctx.t("audit.title"), body, "/audit"))
+
+
+def _audit_verify(d: Deps, ctx: Ctx, _: re.Match[str]) -> Response:
+    assert ctx.principal is not None
+    result = d.services.admin.audit_verify(ctx.principal)  # audited
+    text = (
+        ctx.t("audit.ok", n=result.entries) if result.ok else ctx.t("audit.bad", why=result.problem)
+    )
+    body = [
+        el("p", {"class": "notice", "role": "status", "id": "verify-result"}, text),
+        el("a", {"href": "/audit"}, ctx.t("audit.title")),
+    ]
+    return html_response(page(ctx, ctx.t("audit.title"), body, "/audit"))
+
+
+ROUTES = (
+    RouteSpec("GET", "/watchlist", _watchlist, "watchlist"),
+    RouteSpec("POST", "/watchlist/plate", _add_plate, "watchlist_add_plate"),
+    RouteSpec("POST", "/watchlist/face", _add_face, "watchlist_add_face"),
+    RouteSpec("POST", "/watchlist/remove", _remove, "watchlist_remove"),
+    RouteSpec("GET", "/gateways", _gateways, "gateways"),
+    RouteSpec("GET", "/audit", _audit, "audit"),
+    RouteSpec("POST", "/audit/verify", _audit_verify, "audit_verify"),
+)
+
+
+def routes(d: Deps) -> list[Route]:
+    return bind(d, ROUTES)

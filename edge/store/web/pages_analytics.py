@@ -11,10 +11,10 @@ from datetime import datetime
 from typing import Any
 
 from edge.store.analytics import AnalyticsQuery, AnalyticsReport, CameraCount, Granularity
-from edge.store.web.app import Route, route
+from edge.store.web.app import Route, RouteSpec, bind
 from edge.store.web.html import Html, el, json_data
 from edge.store.web.http import Response, html_response
-from edge.store.web.layout import Ctx, field, link_with, page, select, table
+from edge.store.web.layout import Ctx, checkbox, field, link_with, page, select, table
 from edge.store.web.services import Deps
 
 DAY_US = 86_400_000_000
@@ -69,9 +69,8 @@ def chart_of(ctx: Ctx, r: AnalyticsReport) -> Chart:
     return Chart(labels, sorted(per.items()))
 
 
-def _cameras(ctx: Ctx, cams: tuple[CameraCount, ...]) -> Html:
-    top = max((c.count for c in cams), default=0)
-    points = [
+def _map_points(cams: tuple[CameraCount, ...], top: int) -> list[dict[str, object]]:
+    return [
         {
             "name": f"{c.gateway_id}/{c.camera_id}",
             "count": c.count,
@@ -82,26 +81,26 @@ def _cameras(ctx: Ctx, cams: tuple[CameraCount, ...]) -> Html:
         for c in cams
         if c.location
     ]
-    tiles = [
+
+
+def _tile(ctx: Ctx, c: CameraCount, top: int) -> Html:
+    place = f"{c.location[0]:.4f}, {c.location[1]:.4f}" if c.location else ctx.t("an.noloc")
+    return el(
+        "li",
+        {"class": f"tile heat-{heat_level(c.count, top)}"},
         el(
-            "li",
-            {"class": f"tile heat-{heat_level(c.count, top)}"},
-            el(
-                "a",
-                {"href": link_with("/search", {"gateway": c.gateway_id, "camera": c.camera_id})},
-                el("strong", {}, f"{c.gateway_id}/{c.camera_id}"),
-                el("span", {"class": "count"}, c.count),
-                el(
-                    "small",
-                    {},
-                    f"{c.location[0]:.4f}, {c.location[1]:.4f}"
-                    if c.location
-                    else ctx.t("an.noloc"),
-                ),
-            ),
-        )
-        for c in cams
-    ]
+            "a",
+            {"href": link_with("/search", {"gateway": c.gateway_id, "camera": c.camera_id})},
+            el("strong", {}, f"{c.gateway_id}/{c.camera_id}"),
+            el("span", {"class": "count"}, c.count),
+            el("small", {}, place),
+        ),
+    )
+
+
+def _cameras(ctx: Ctx, cams: tuple[CameraCount, ...]) -> Html:
+    top = max((c.count for c in cams), default=0)
+    tiles = [_tile(ctx, c, top) for c in cams]
     return el(
         "div",
         {"class": "two"},
@@ -110,7 +109,7 @@ def _cameras(ctx: Ctx, cams: tuple[CameraCount, ...]) -> Html:
             {"class": "card", "aria-labelledby": "map-h"},
             el("h2", {"id": "map-h"}, ctx.t("an.map")),
             el("div", {"id": "map", "class": "map", "role": "img", "aria-label": ctx.t("an.map")}),
-            json_data("map-data", points),
+            json_data("map-data", _map_points(cams, top)),
         ),
         el(
             "section",
@@ -121,61 +120,20 @@ def _cameras(ctx: Ctx, cams: tuple[CameraCount, ...]) -> Html:
     )
 
 
+def _date_field(ctx: Ctx, label: str, name: str, us: int) -> Html:
+    attrs = {"type": "date", "name": name, "id": f"a-{name}", "value": ctx.local_input(us, False)}
+    return field(label, el("input", attrs))
+
+
 def _form(ctx: Ctx, since: int, until: int, gran: str) -> Html:
+    grans = [("hour", ctx.t("an.hour")), ("day", ctx.t("an.day"))]
     return el(
         "form",
         {"method": "get", "action": "/analytics", "class": "filters"},
-        field(
-            ctx.t("an.from"),
-            el(
-                "input",
-                {
-                    "type": "date",
-                    "name": "from",
-                    "id": "a-from",
-                    "value": ctx.local_input(since, False),
-                },
-            ),
-        ),
-        field(
-            ctx.t("an.to"),
-            el(
-                "input",
-                {
-                    "type": "date",
-                    "name": "to",
-                    "id": "a-to",
-                    "value": ctx.local_input(until - DAY_US, False),
-                },
-            ),
-        ),
-        field(
-            ctx.t("an.granularity"),
-            select(
-                "granularity",
-                [("hour", ctx.t("an.hour")), ("day", ctx.t("an.day"))],
-                gran,
-                id="a-gran",
-            ),
-        ),
-        el(
-            "div",
-            {"class": "field check"},
-            el(
-                "label",
-                {},
-                el(
-                    "input",
-                    {
-                        "type": "checkbox",
-                        "name": "rejected",
-                        "value": "1",
-                        "checked": ctx.req.arg("rejected") == "1",
-                    },
-                ),
-                ctx.t("an.rejected"),
-            ),
-        ),
+        _date_field(ctx, ctx.t("an.from"), "from", since),
+        _date_field(ctx, ctx.t("an.to"), "to", until - DAY_US),
+        field(ctx.t("an.granularity"), select("granularity", grans, gran, id="a-gran")),
+        checkbox("rejected", ctx.t("an.rejected"), ctx.req.arg("rejected") == "1"),
         el(
             "div",
             {"class": "actions"},
@@ -184,14 +142,34 @@ def _form(ctx: Ctx, since: int, until: int, gran: str) -> Html:
     )
 
 
-def _tables(ctx: Ctx, r: AnalyticsReport, chart: Chart) -> list[Html]:
-    data_rows: list[list[Any]] = [
+def _data_table(ctx: Ctx, chart: Chart) -> Html:
+    c = ctx.t
+    rows: list[list[Any]] = [
         [label, name, values[i]]
         for name, values in chart.series
         for i, label in enumerate(chart.labels)
         if values[i]
     ]
-    plate_rows = [
+    return el(
+        "details",
+        {"class": "card"},
+        el("summary", {}, c("an.table")),
+        table([c("an.bucket"), c("col.place"), c("an.count")], rows, c("an.table")),
+    )
+
+
+def _repeat_section(ctx: Ctx, title: str, headers: list[str], rows: list[list[Any]]) -> Html:
+    return el(
+        "section",
+        {"class": "card"},
+        el("h2", {}, title),
+        table(headers, rows, title) if rows else el("p", {}, ctx.t("an.none")),
+    )
+
+
+def _plates(ctx: Ctx, r: AnalyticsReport) -> Html:
+    c = ctx.t
+    rows: list[list[Any]] = [
         [
             el(
                 "a",
@@ -205,7 +183,13 @@ def _tables(ctx: Ctx, r: AnalyticsReport, chart: Chart) -> list[Html]:
         ]
         for p in r.plates
     ]
-    subject_rows = [
+    headers = [c("col.plate"), c("an.count"), c("an.cameras_n"), c("an.first"), c("an.last")]
+    return _repeat_section(ctx, c("an.plates"), headers, rows)
+
+
+def _subjects(ctx: Ctx, r: AnalyticsReport) -> Html:
+    c = ctx.t
+    rows: list[list[Any]] = [
         [
             el(
                 "a",
@@ -219,90 +203,65 @@ def _tables(ctx: Ctx, r: AnalyticsReport, chart: Chart) -> list[Html]:
         ]
         for s in r.subjects
     ]
-    c = ctx.t
+    headers = [c("col.subject"), c("wl.id"), c("an.count"), c("an.cameras_n"), c("an.last")]
+    return _repeat_section(ctx, c("an.subjects"), headers, rows)
+
+
+def _tables(ctx: Ctx, r: AnalyticsReport, chart: Chart) -> list[Html]:
     return [
-        el(
-            "details",
-            {"class": "card"},
-            el("summary", {}, c("an.table")),
-            table([c("an.bucket"), c("col.place"), c("an.count")], data_rows, c("an.table")),
-        ),
-        el(
-            "div",
-            {"class": "two"},
-            el(
-                "section",
-                {"class": "card"},
-                el("h2", {}, c("an.plates")),
-                table(
-                    [c("col.plate"), c("an.count"), c("an.cameras_n"), c("an.first"), c("an.last")],
-                    plate_rows,
-                    c("an.plates"),
-                )
-                if plate_rows
-                else el("p", {}, c("an.none")),
-            ),
-            el(
-                "section",
-                {"class": "card"},
-                el("h2", {}, c("an.subjects")),
-                table(
-                    [c("col.subject"), c("wl.id"), c("an.count"), c("an.cameras_n"), c("an.last")],
-                    subject_rows,
-                    c("an.subjects"),
-                )
-                if subject_rows
-                else el("p", {}, c("an.none")),
-            ),
-        ),
+        _data_table(ctx, chart),
+        el("div", {"class": "two"}, _plates(ctx, r), _subjects(ctx, r)),
     ]
 
 
-def routes(d: Deps) -> list[Route]:
-    def analytics(ctx: Ctx, _: re.Match[str]) -> Response:
-        assert ctx.principal is not None
-        since, until, gran = _range(ctx)
-        q = AnalyticsQuery(
-            since,
-            until,
-            gran,
-            ctx.config.utc_offset_minutes * 60_000_000,
-            include_rejected=ctx.req.arg("rejected") == "1",
-        )
-        report = d.services.analytics.report(q)
-        d.services.auditor.record(
-            ctx.principal,
-            "analytics.view",
-            {
-                "since_us": since,
-                "until_us": until,
-                "granularity": gran,
-                "include_rejected": q.include_rejected,
-                "total": report.total,
-            },
-        )
-        chart = chart_of(ctx, report)
-        body = [
-            _form(ctx, since, until, gran),
-            el("p", {"class": "total"}, ctx.t("an.total", n=report.total)),
-            el(
-                "section",
-                {"class": "card", "aria-labelledby": "chart-h"},
-                el("h2", {"id": "chart-h"}, ctx.t("an.chart")),
-                el(
-                    "div",
-                    {
-                        "id": "chart",
-                        "class": "chart",
-                        "role": "img",
-                        "aria-label": ctx.t("an.chart"),
-                    },
-                ),
-                json_data("chart-data", chart.json()),
-            ),
-            _cameras(ctx, report.cameras),
-            *_tables(ctx, report, chart),
-        ]
-        return html_response(page(ctx, ctx.t("an.title"), body, "/analytics"))
+def _chart_section(ctx: Ctx, chart: Chart) -> Html:
+    return el(
+        "section",
+        {"class": "card", "aria-labelledby": "chart-h"},
+        el("h2", {"id": "chart-h"}, ctx.t("an.chart")),
+        el(
+            "div",
+            {"id": "chart", "class": "chart", "role": "img", "aria-label": ctx.t("an.chart")},
+        ),
+        json_data("chart-data", chart.json()),
+    )
 
-    return [route("GET", "/analytics", analytics, "analytics")]
+
+def _analytics(d: Deps, ctx: Ctx, _: re.Match[str]) -> Response:
+    assert ctx.principal is not None
+    since, until, gran = _range(ctx)
+    q = AnalyticsQuery(
+        since,
+        until,
+        gran,
+        ctx.config.utc_offset_minutes * 60_000_000,
+        include_rejected=ctx.req.arg("rejected") == "1",
+    )
+    report = d.services.analytics.report(q)
+    d.services.auditor.record(
+        ctx.principal,
+        "analytics.view",
+        {
+            "since_us": since,
+            "until_us": until,
+            "granularity": gran,
+            "include_rejected": q.include_rejected,
+            "total": report.total,
+        },
+    )
+    chart = chart_of(ctx, report)
+    body = [
+        _form(ctx, since, until, gran),
+        el("p", {"class": "total"}, ctx.t("an.total", n=report.total)),
+        _chart_section(ctx, chart),
+        _cameras(ctx, report.cameras),
+        *_tables(ctx, report, chart),
+    ]
+    return html_response(page(ctx, ctx.t("an.title"), body, "/analytics"))
+
+
+ROUTES = (RouteSpec("GET", "/analytics", _analytics, "analytics"),)
+
+
+def routes(d: Deps) -> list[Route]:
+    return bind(d, ROUTES)

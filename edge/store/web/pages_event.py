@@ -9,11 +9,12 @@ from typing import Any
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from edge.errors import EvidenceError, QueryError
+from edge.evidence.model import FaceHit, PlateHit
 from edge.evidence.signing import verify_event
 from edge.store.dispatch import zip_package
 from edge.store.repository import StoredEvent
 from edge.store.review_service import EventView
-from edge.store.web.app import Route, route
+from edge.store.web.app import Route, RouteSpec, bind
 from edge.store.web.html import Html, el, json_data
 from edge.store.web.http import Response, field_value, html_response, redirect
 from edge.store.web.layout import (
@@ -61,55 +62,47 @@ def _dl(items: list[tuple[str, object]]) -> Html:
     return el("dl", {"class": "facts"}, [[el("dt", {}, k), el("dd", {}, v)] for k, v in items])  # type: ignore[arg-type]
 
 
+def _face_crop(ctx: Ctx, href: str, f: FaceHit) -> Html:
+    facts: list[tuple[str, object]] = [
+        (ctx.t("col.subject"), f.subject_id),
+        (ctx.t("event.similarity"), f"{f.similarity:.4f}"),
+        (ctx.t("event.quality"), f"{f.quality:.2f}"),
+    ]
+    return el(
+        "figure",
+        {"class": "crop"},
+        el("img", {"src": href + f.crop, "alt": f"{ctx.t('event.face')} {f.subject_id}"})
+        if f.crop
+        else None,
+        el("figcaption", {}, _dl(facts)),
+    )
+
+
+def _plate_crop(ctx: Ctx, href: str, p: PlateHit) -> Html:
+    facts: list[tuple[str, object]] = [
+        (ctx.t("event.read"), el("span", {"class": "plate"}, p.text)),
+        (ctx.t("event.listed"), el("span", {"class": "plate"}, p.listed_text)),
+        (ctx.t("event.match"), ctx.t(f"event.match.{p.kind}")),
+        (ctx.t("event.color"), p.color or "—"),
+        (ctx.t("event.confidence"), f"{p.confidence:.3f}"),
+    ]
+    return el(
+        "figure",
+        {"class": "crop"},
+        el("img", {"src": href + p.crop, "alt": f"{ctx.t('col.plate')} {p.text}"})
+        if p.crop
+        else None,
+        el("figcaption", {}, _dl(facts)),
+    )
+
+
 def _scene(ctx: Ctx, stored: StoredEvent) -> Html:
     e = stored.event
     href = f"/events/{e.event_id}/blob/"
     scene = next((b for b in e.blobs if b.role == "scene"), None)
-    crops = []
-    for f in e.faces:
-        crops.append(
-            el(
-                "figure",
-                {"class": "crop"},
-                el("img", {"src": href + f.crop, "alt": f"{ctx.t('event.face')} {f.subject_id}"})
-                if f.crop
-                else None,
-                el(
-                    "figcaption",
-                    {},
-                    _dl(
-                        [
-                            (ctx.t("col.subject"), f.subject_id),
-                            (ctx.t("event.similarity"), f"{f.similarity:.4f}"),
-                            (ctx.t("event.quality"), f"{f.quality:.2f}"),
-                        ]
-                    ),
-                ),
-            )
-        )
-    for p in e.plates:
-        crops.append(
-            el(
-                "figure",
-                {"class": "crop"},
-                el("img", {"src": href + p.crop, "alt": f"{ctx.t('col.plate')} {p.text}"})
-                if p.crop
-                else None,
-                el(
-                    "figcaption",
-                    {},
-                    _dl(
-                        [
-                            (ctx.t("event.read"), el("span", {"class": "plate"}, p.text)),
-                            (ctx.t("event.listed"), el("span", {"class": "plate"}, p.listed_text)),
-                            (ctx.t("event.match"), ctx.t(f"event.match.{p.kind}")),
-                            (ctx.t("event.color"), p.color or "—"),
-                            (ctx.t("event.confidence"), f"{p.confidence:.3f}"),
-                        ]
-                    ),
-                ),
-            )
-        )
+    crops = [_face_crop(ctx, href, f) for f in e.faces] + [
+        _plate_crop(ctx, href, p) for p in e.plates
+    ]
     return el(
         "section",
         {"class": "evidence", "aria-labelledby": "scene-h"},
@@ -167,54 +160,51 @@ def _integrity(ctx: Ctx, view: EventView, sig_ok: bool, d: Deps) -> Html:
     )
 
 
+def _verdict_history(ctx: Ctx, view: EventView) -> Html | None:
+    if not view.verdicts:
+        return None
+    return table(
+        [ctx.t("col.verdict"), ctx.t("event.note"), ctx.t("event.by"), ctx.t("event.at")],
+        [
+            [verdict_badge(ctx, v.verdict), v.note, v.reviewer, ctx.time(v.at_us)]
+            for v in view.verdicts
+        ],
+        ctx.t("event.history"),
+    )
+
+
+def _verdict_form(ctx: Ctx, event_id: str) -> Html | None:
+    if not ctx.can("verdict"):
+        return None
+    note = el(
+        "textarea",
+        {"name": "note", "id": "note", "rows": "3", "maxlength": "2000", "required": True},
+    )
+    buttons = el(
+        "div",
+        {"class": "actions"},
+        el(
+            "button",
+            {"type": "submit", "name": "verdict", "value": "confirmed", "class": "primary"},
+            ctx.t("event.confirm"),
+        ),
+        el(
+            "button",
+            {"type": "submit", "name": "verdict", "value": "rejected", "class": "danger"},
+            ctx.t("event.reject"),
+        ),
+    )
+    return post_form(
+        ctx,
+        f"/events/{event_id}/verdict",
+        field(ctx.t("event.note"), note),
+        buttons,
+        class_="verdict-form",
+    )
+
+
 def _verdict(ctx: Ctx, view: EventView) -> Html:
     s = view.stored
-    history = (
-        table(
-            [ctx.t("col.verdict"), ctx.t("event.note"), ctx.t("event.by"), ctx.t("event.at")],
-            [
-                [verdict_badge(ctx, v.verdict), v.note, v.reviewer, ctx.time(v.at_us)]
-                for v in view.verdicts
-            ],
-            ctx.t("event.history"),
-        )
-        if view.verdicts
-        else None
-    )
-    form = None
-    if ctx.can("verdict"):
-        form = post_form(
-            ctx,
-            f"/events/{s.event.event_id}/verdict",
-            field(
-                ctx.t("event.note"),
-                el(
-                    "textarea",
-                    {
-                        "name": "note",
-                        "id": "note",
-                        "rows": "3",
-                        "maxlength": "2000",
-                        "required": True,
-                    },
-                ),
-            ),
-            el(
-                "div",
-                {"class": "actions"},
-                el(
-                    "button",
-                    {"type": "submit", "name": "verdict", "value": "confirmed", "class": "primary"},
-                    ctx.t("event.confirm"),
-                ),
-                el(
-                    "button",
-                    {"type": "submit", "name": "verdict", "value": "rejected", "class": "danger"},
-                    ctx.t("event.reject"),
-                ),
-            ),
-            class_="verdict-form",
-        )
     return el(
         "section",
         {"class": "card", "aria-labelledby": "verdict-h"},
@@ -228,8 +218,8 @@ def _verdict(ctx: Ctx, view: EventView) -> Html:
             " ",
             el("span", {"class": "muted"}, s.verdict_by or ""),
         ),
-        form,
-        history,
+        _verdict_form(ctx, s.event.event_id),
+        _verdict_history(ctx, view),
     )
 
 
@@ -262,94 +252,102 @@ def _audit_trail(ctx: Ctx, d: Deps, event_id: str) -> Html | None:
     )
 
 
-def routes(d: Deps) -> list[Route]:
-    def detail(ctx: Ctx, m: re.Match[str]) -> Response:
-        assert ctx.principal is not None
-        view = d.services.review.get_event(ctx.principal, m["id"])  # audited: review.view
-        s, e = view.stored, view.stored.event
-        facts = _dl(
-            [
-                (ctx.t("event.id"), el("code", {}, e.event_id)),
-                (ctx.t("col.time"), ctx.time(e.captured_at_us)),
-                (ctx.t("event.received"), ctx.time(s.received_at_us)),
-                (ctx.t("col.place"), f"{e.gateway_id} / {e.camera_id}"),
-                (ctx.t("col.kind"), ctx.t(f"kind.{e.kind}")),
-                (ctx.t("col.subject"), s.label or "—"),
-                (
-                    ctx.t("event.location"),
-                    f"{e.location[0]:.5f}, {e.location[1]:.5f}" if e.location else "—",
-                ),
-                (ctx.t("event.models"), ", ".join(e.models)),
-            ]
-        )
-        export = (
-            el(
-                "section",
-                {"class": "card"},
-                post_form(
-                    ctx,
-                    f"/events/{e.event_id}/export",
-                    el("button", {"type": "submit", "id": "export-btn"}, ctx.t("event.export")),
-                    el("small", {}, ctx.t("event.export.help")),
-                    class_="export",
-                ),
-            )
-            if ctx.can("export")
-            else None
-        )
-        msg = ctx.req.arg("msg")
-        body = [
-            el(
-                "div",
-                {"class": "event-grid"},
-                _scene(ctx, s),
-                el(
-                    "div",
-                    {"class": "side"},
-                    el("section", {"class": "card"}, el("h2", {}, ctx.t("event.facts")), facts),
-                    _verdict(ctx, view),
-                    export,
-                    dispatch_section(ctx, d, s),
-                    _integrity(ctx, view, _signature_ok(d, s), d),
-                ),
+def _facts(ctx: Ctx, s: StoredEvent) -> Html:
+    e = s.event
+    return _dl(
+        [
+            (ctx.t("event.id"), el("code", {}, e.event_id)),
+            (ctx.t("col.time"), ctx.time(e.captured_at_us)),
+            (ctx.t("event.received"), ctx.time(s.received_at_us)),
+            (ctx.t("col.place"), f"{e.gateway_id} / {e.camera_id}"),
+            (ctx.t("col.kind"), ctx.t(f"kind.{e.kind}")),
+            (ctx.t("col.subject"), s.label or "—"),
+            (
+                ctx.t("event.location"),
+                f"{e.location[0]:.5f}, {e.location[1]:.5f}" if e.location else "—",
             ),
-            _audit_trail(ctx, d, e.event_id),
+            (ctx.t("event.models"), ", ".join(e.models)),
         ]
-        return html_response(
-            page(ctx, ctx.t("event.title"), body, "/search", ctx.t(msg) if msg in NOTICES else None)
-        )
+    )
 
-    def blob(ctx: Ctx, m: re.Match[str]) -> Response:
-        assert ctx.principal is not None
-        info, data = d.services.review.get_blob(ctx.principal, m["id"], m["name"])  # audited
-        return Response(200, data, info.media_type, [("Cache-Control", "private, no-store")])
 
-    def verdict(ctx: Ctx, m: re.Match[str]) -> Response:
-        assert ctx.principal is not None
-        form = ctx.req.form()
-        note = field_value(form, "note").strip()
-        if not note:
-            raise QueryError(ctx.t("event.note_required"))
-        d.services.review.set_verdict(ctx.principal, m["id"], field_value(form, "verdict"), note)  # type: ignore[arg-type]
-        return redirect(f"/events/{m['id']}?msg=event.saved")
+def _export_section(ctx: Ctx, event_id: str) -> Html | None:
+    if not ctx.can("export"):
+        return None
+    return el(
+        "section",
+        {"class": "card"},
+        post_form(
+            ctx,
+            f"/events/{event_id}/export",
+            el("button", {"type": "submit", "id": "export-btn"}, ctx.t("event.export")),
+            el("small", {}, ctx.t("event.export.help")),
+            class_="export",
+        ),
+    )
 
-    def export(ctx: Ctx, m: re.Match[str]) -> Response:
-        assert ctx.principal is not None
-        files = d.services.review.export_files(ctx.principal, [m["id"]])  # audited: review.export
-        name = f"evidence-{m['id']}"
-        return Response(
-            200,
-            zip_package(files, name),
-            "application/zip",
-            [
-                ("Content-Disposition", f'attachment; filename="{name}.zip"'),
-                ("Cache-Control", "no-store"),
-            ],
-        )
 
-    return [
-        route("GET", f"/events/{ID}", detail, "view"),
-        route("GET", f"/events/{ID}/blob/(?P<name>[A-Za-z0-9._-]{{1,128}})", blob, "blob"),
-        route("POST", f"/events/{ID}/verdict", verdict, "verdict"),
-        route("POST", f"/events/{ID}/export", export, "export"),
+def _detail(d: Deps, ctx: Ctx, m: re.Match[str]) -> Response:
+    assert ctx.principal is not None
+    view = d.services.review.get_event(ctx.principal, m["id"])  # audited: review.view
+    s, e = view.stored, view.stored.event
+    side = el(
+        "div",
+        {"class": "side"},
+        el("section", {"class": "card"}, el("h2", {}, ctx.t("event.facts")), _facts(ctx, s)),
+        _verdict(ctx, view),
+        _export_section(ctx, e.event_id),
+        dispatch_section(ctx, d, s),
+        _integrity(ctx, view, _signature_ok(d, s), d),
+    )
+    body = [
+        el("div", {"class": "event-grid"}, _scene(ctx, s), side),
+        _audit_trail(ctx, d, e.event_id),
     ]
+    msg = ctx.req.arg("msg")
+    return html_response(
+        page(ctx, ctx.t("event.title"), body, "/search", ctx.t(msg) if msg in NOTICES else None)
+    )
+
+
+def _blob(d: Deps, ctx: Ctx, m: re.Match[str]) -> Response:
+    assert ctx.principal is not None
+    info, data = d.services.review.get_blob(ctx.principal, m["id"], m["name"])  # audited
+    return Response(200, data, info.media_type, [("Cache-Control", "private, no-store")])
+
+
+def _set_verdict(d: Deps, ctx: Ctx, m: re.Match[str]) -> Response:
+    assert ctx.principal is not None
+    form = ctx.req.form()
+    note = field_value(form, "note").strip()
+    if not note:
+        raise QueryError(ctx.t("event.note_required"))
+    d.services.review.set_verdict(ctx.principal, m["id"], field_value(form, "verdict"), note)  # type: ignore[arg-type]
+    return redirect(f"/events/{m['id']}?msg=event.saved")
+
+
+def _export(d: Deps, ctx: Ctx, m: re.Match[str]) -> Response:
+    assert ctx.principal is not None
+    files = d.services.review.export_files(ctx.principal, [m["id"]])  # audited: review.export
+    name = f"evidence-{m['id']}"
+    return Response(
+        200,
+        zip_package(files, name),
+        "application/zip",
+        [
+            ("Content-Disposition", f'attachment; filename="{name}.zip"'),
+            ("Cache-Control", "no-store"),
+        ],
+    )
+
+
+ROUTES = (
+    RouteSpec("GET", f"/events/{ID}", _detail, "view"),
+    RouteSpec("GET", f"/events/{ID}/blob/(?P<name>[A-Za-z0-9._-]{{1,128}})", _blob, "blob"),
+    RouteSpec("POST", f"/events/{ID}/verdict", _set_verdict, "verdict"),
+    RouteSpec("POST", f"/events/{ID}/export", _export, "export"),
+)
+
+
+def routes(d: Deps) -> list[Route]:
+    return bind(d, ROUTES)

@@ -18,11 +18,12 @@ from edge.store.repository import (
     WatchlistRepository,
 )
 from edge.store.review_service import SearchHit, SearchResult
-from edge.store.web.app import Route, route
+from edge.store.web.app import Route, RouteSpec, bind
 from edge.store.web.html import Html, el
 from edge.store.web.http import Response, field_value, html_response, text_response
 from edge.store.web.layout import (
     Ctx,
+    checkbox,
     field,
     integrity_badge,
     link_with,
@@ -100,24 +101,7 @@ def _form(ctx: Ctx, gateways: Sequence[str]) -> Html:
         field(
             ctx.t("search.plate"), inp("plate", placeholder="粤B12345"), ctx.t("search.plate.help")
         ),
-        el(
-            "div",
-            {"class": "field check"},
-            el(
-                "label",
-                {},
-                el(
-                    "input",
-                    {
-                        "type": "checkbox",
-                        "name": "exact",
-                        "value": "1",
-                        "checked": a("exact") == "1",
-                    },
-                ),
-                ctx.t("search.exact"),
-            ),
-        ),
+        checkbox("exact", ctx.t("search.exact"), a("exact") == "1"),
         field(ctx.t("search.subject"), inp("subject")),
         field(ctx.t("search.camera"), inp("camera")),
         field(ctx.t("search.gateway"), inp("gateway", list="gateway-ids")),
@@ -187,61 +171,58 @@ def _score(e: StoredEvent) -> str:
     return " / ".join(parts) or "—"
 
 
-def results_table(ctx: Ctx, hits: Sequence[SearchHit], photo: bool, caption: str) -> Html:
-    headers = [
-        ctx.t(k)
-        for k in (
-            "col.thumb",
-            "col.time",
-            "col.place",
-            "col.kind",
-            "col.subject",
-            "col.plate",
-            "col.score",
-        )
+def _result_headers(ctx: Ctx, photo: bool) -> list[str]:
+    keys = ["col.thumb", "col.time", "col.place", "col.kind", "col.subject", "col.plate"]
+    keys += ["col.score", *(["col.photo_sim"] if photo else []), "col.verdict"]
+    return [ctx.t(k) for k in (*keys, "col.integrity", "col.open")]
+
+
+def _thumb_link(ctx: Ctx, href: str, plates: str) -> Html:
+    return el(
+        "a",  # a large tap target on tablets; keyboards use the "open" link
+        {"href": href, "tabindex": "-1", "aria-hidden": "true"},
+        el(
+            "img",
+            {
+                "src": f"{href}/thumb",
+                "alt": f"{ctx.t('col.thumb')} {plates}",
+                "class": "thumb",
+                "loading": "lazy",
+                "width": "80",
+                "height": "60",
+            },
+        ),
+    )
+
+
+def _result_row(ctx: Ctx, h: SearchHit, photo: bool) -> list[Any]:
+    s, e = h.stored, h.stored.event
+    href = f"/events/{e.event_id}"
+    plates = ", ".join(s.plate_texts) or "—"
+    row: list[Any] = [
+        _thumb_link(ctx, href, plates),
+        ctx.time(e.captured_at_us),
+        f"{e.gateway_id} / {e.camera_id}",
+        ctx.t(f"kind.{e.kind}"),
+        el("span", {}, s.label or "—", el("br", {}), el("small", {}, ", ".join(s.subject_ids))),
+        el("span", {"class": "plate"}, plates),
+        _score(s),
     ]
     if photo:
-        headers.append(ctx.t("col.photo_sim"))
-    headers += [ctx.t("col.verdict"), ctx.t("col.integrity"), ctx.t("col.open")]
-    rows = []
-    for h in hits:
-        s, e = h.stored, h.stored.event
-        href = f"/events/{e.event_id}"
-        plates = ", ".join(s.plate_texts) or "—"
-        row: list[Any] = [
-            el(
-                "a",  # a large tap target on tablets; keyboards use the "open" link
-                {"href": href, "tabindex": "-1", "aria-hidden": "true"},
-                el(
-                    "img",
-                    {
-                        "src": f"{href}/thumb",
-                        "alt": f"{ctx.t('col.thumb')} {plates}",
-                        "class": "thumb",
-                        "loading": "lazy",
-                        "width": "80",
-                        "height": "60",
-                    },
-                ),
-            ),
-            ctx.time(e.captured_at_us),
-            f"{e.gateway_id} / {e.camera_id}",
-            ctx.t(f"kind.{e.kind}"),
-            el("span", {}, s.label or "—", el("br", {}), el("small", {}, ", ".join(s.subject_ids))),
-            el("span", {"class": "plate"}, plates),
-            _score(s),
-        ]
-        if photo:
-            row.append(f"{h.photo_similarity:.3f}" if h.photo_similarity is not None else "—")
-        row += [
-            verdict_badge(ctx, s.verdict),
-            integrity_badge(ctx, s.integrity),
-            el("a", {"href": href}, ctx.t("open")),
-        ]
-        rows.append(row)
-    if not rows:
+        row.append(f"{h.photo_similarity:.3f}" if h.photo_similarity is not None else "—")
+    return [
+        *row,
+        verdict_badge(ctx, s.verdict),
+        integrity_badge(ctx, s.integrity),
+        el("a", {"href": href}, ctx.t("open")),
+    ]
+
+
+def results_table(ctx: Ctx, hits: Sequence[SearchHit], photo: bool, caption: str) -> Html:
+    if not hits:
         return el("p", {"class": "empty"}, ctx.t("search.none"))
-    return table(headers, rows, caption, cards=True)
+    rows = [_result_row(ctx, h, photo) for h in hits]
+    return table(_result_headers(ctx, photo), rows, caption, cards=True)
 
 
 def _pager(ctx: Ctx, result: SearchResult) -> Html:
@@ -269,76 +250,77 @@ def _thumbnail(data: bytes) -> bytes:
         return out.getvalue()
 
 
-def routes(d: Deps) -> list[Route]:
-    def search(ctx: Ctx, _: re.Match[str]) -> Response:
-        assert ctx.principal is not None and ctx.session is not None
-        gateways = [g.gateway_id for g in d.repo.gateways.list_gateways()]
-        error, result = None, SearchResult((), None)
-        try:
-            result = d.services.review.search(
-                ctx.principal, query_from(ctx, d.repo.watchlist), None, 0.0
-            )
-        except QueryError as e:
-            error = str(e)
-        ctx.session.remember([h.stored.event.event_id for h in result.hits])
-        body = [
-            _form(ctx, gateways),
-            el("p", {"class": "error", "role": "alert"}, error) if error else None,
-            el(
-                "h2",
-                {"id": "results-h"},
-                ctx.t("search.results"),
-                " ",
-                el("small", {}, ctx.t("search.count", n=len(result.hits))),
-            ),
-            results_table(ctx, result.hits, False, ctx.t("search.results")),
-            _pager(ctx, result),
-            _face_form(ctx),
-        ]
-        return html_response(page(ctx, ctx.t("search.title"), body, "/search"))
+def _results_heading(ctx: Ctx, title: str, n: int, **attrs: str) -> Html:
+    return el("h2", attrs, title, " ", el("small", {}, ctx.t("search.count", n=n)))
 
-    def face_search(ctx: Ctx, _: re.Match[str]) -> Response:
-        assert ctx.principal is not None and ctx.session is not None
-        fields, files = ctx.req.multipart()
-        photos = files.get("photo", [])
-        if not photos or not photos[0].data:
-            raise QueryError(ctx.t("face.missing"))
-        min_text = field_value(fields, "min_similarity").strip()
-        try:
-            min_sim = float(min_text) if min_text else 0.0
-        except ValueError:
-            raise QueryError(f"min similarity {min_text[:20]!r} is not a number") from None
-        query = EventQuery(limit=FACE_RESULTS)
-        result = d.services.review.search(ctx.principal, query, photos[0].data, min_sim)
-        ctx.session.remember([h.stored.event.event_id for h in result.hits])
-        body = [
-            el(
-                "h2",
-                {},
-                ctx.t("face.results"),
-                " ",
-                el("small", {}, ctx.t("search.count", n=len(result.hits))),
-            ),
-            results_table(ctx, result.hits, True, ctx.t("face.results")),
-            _face_form(ctx),
-        ]
-        return html_response(page(ctx, ctx.t("face.results"), body, "/search"))
 
-    def thumb(ctx: Ctx, m: re.Match[str]) -> Response:
-        assert ctx.session is not None
-        event_id = m["id"]
-        if event_id not in ctx.session.seen:  # covered only by an audited search of this session
-            return text_response("open the event to see its images", 403)
-        blobs = d.repo.events.event_blobs(event_id)
-        order = {"face_crop": 0, "plate_crop": 1, "scene": 2}
-        chosen = sorted(blobs, key=lambda b: (order.get(b.role, 3), b.name))
-        if not chosen:
-            return text_response("no image", 404)
-        data = _thumbnail(d.services.blobs.get(chosen[0].sha256))
-        return Response(200, data, "image/jpeg", [("Cache-Control", "private, no-store")])
-
-    return [
-        route("GET", "/search", search, "search"),
-        route("POST", "/search/face", face_search, "search"),
-        route("GET", r"/events/(?P<id>[A-Za-z0-9._-]{1,128})/thumb", thumb, "search"),
+def _search(d: Deps, ctx: Ctx, _: re.Match[str]) -> Response:
+    assert ctx.principal is not None and ctx.session is not None
+    gateways = [g.gateway_id for g in d.repo.gateways.list_gateways()]
+    error, result = None, SearchResult((), None)
+    try:
+        result = d.services.review.search(
+            ctx.principal, query_from(ctx, d.repo.watchlist), None, 0.0
+        )
+    except QueryError as e:
+        error = str(e)
+    ctx.session.remember([h.stored.event.event_id for h in result.hits])
+    body = [
+        _form(ctx, gateways),
+        el("p", {"class": "error", "role": "alert"}, error) if error else None,
+        _results_heading(ctx, ctx.t("search.results"), len(result.hits), id="results-h"),
+        results_table(ctx, result.hits, False, ctx.t("search.results")),
+        _pager(ctx, result),
+        _face_form(ctx),
     ]
+    return html_response(page(ctx, ctx.t("search.title"), body, "/search"))
+
+
+def _min_similarity(text: str) -> float:
+    try:
+        return float(text) if text else 0.0
+    except ValueError:
+        raise QueryError(f"min similarity {text[:20]!r} is not a number") from None
+
+
+def _face_search(d: Deps, ctx: Ctx, _: re.Match[str]) -> Response:
+    assert ctx.principal is not None and ctx.session is not None
+    fields, files = ctx.req.multipart()
+    photos = files.get("photo", [])
+    if not photos or not photos[0].data:
+        raise QueryError(ctx.t("face.missing"))
+    min_sim = _min_similarity(field_value(fields, "min_similarity").strip())
+    query = EventQuery(limit=FACE_RESULTS)
+    result = d.services.review.search(ctx.principal, query, photos[0].data, min_sim)
+    ctx.session.remember([h.stored.event.event_id for h in result.hits])
+    body = [
+        _results_heading(ctx, ctx.t("face.results"), len(result.hits)),
+        results_table(ctx, result.hits, True, ctx.t("face.results")),
+        _face_form(ctx),
+    ]
+    return html_response(page(ctx, ctx.t("face.results"), body, "/search"))
+
+
+def _thumb(d: Deps, ctx: Ctx, m: re.Match[str]) -> Response:
+    assert ctx.session is not None
+    event_id = m["id"]
+    if event_id not in ctx.session.seen:  # covered only by an audited search of this session
+        return text_response("open the event to see its images", 403)
+    blobs = d.repo.events.event_blobs(event_id)
+    order = {"face_crop": 0, "plate_crop": 1, "scene": 2}
+    chosen = sorted(blobs, key=lambda b: (order.get(b.role, 3), b.name))
+    if not chosen:
+        return text_response("no image", 404)
+    data = _thumbnail(d.services.blobs.get(chosen[0].sha256))
+    return Response(200, data, "image/jpeg", [("Cache-Control", "private, no-store")])
+
+
+ROUTES = (
+    RouteSpec("GET", "/search", _search, "search"),
+    RouteSpec("POST", "/search/face", _face_search, "search"),
+    RouteSpec("GET", r"/events/(?P<id>[A-Za-z0-9._-]{1,128})/thumb", _thumb, "search"),
+)
+
+
+def routes(d: Deps) -> list[Route]:
+    return bind(d, ROUTES)

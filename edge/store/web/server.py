@@ -17,7 +17,7 @@ import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
-from urllib.parse import parse_qs, unquote, urlsplit
+from urllib.parse import SplitResult, parse_qs, unquote, urlsplit
 
 from edge.errors import ConfigError
 from edge.store.config import WebConfig
@@ -57,92 +57,99 @@ def build_app(config: WebConfig, services: WebServices) -> App:
     return App(deps, routes)
 
 
+class _Handler(BaseHTTPRequestHandler):
+    """One HTTP connection; ``_handler_class`` makes a subclass bound to one ``App``."""
+
+    server_version = "EdgeWatch"
+    sys_version = ""
+    protocol_version = "HTTP/1.1"
+    timeout = REQUEST_TIMEOUT_S
+    app: App
+    limit: int  # largest accepted request body, bytes
+    secure: bool
+
+    def log_message(self, format: str, *args: Any) -> None:
+        # the stdlib puts the request line (with query strings) into args: drop them
+        log.debug("http server: %s", format.split(" ")[0])
+
+    def _send(self, resp: Response, head: bool = False) -> None:
+        self.send_response(resp.status)
+        self.send_header("Content-Type", resp.content_type)
+        self.send_header("Content-Length", str(len(resp.body)))
+        has_cache = any(k.lower() == "cache-control" for k, _ in resp.headers)
+        if not has_cache:
+            self.send_header("Cache-Control", "no-store")
+        for k, v in (*SECURITY_HEADERS, *resp.headers):
+            self.send_header(k, v)
+        if self.secure:
+            self.send_header("Strict-Transport-Security", "max-age=31536000")
+        self.end_headers()
+        if not head:
+            self.wfile.write(resp.body)
+
+    def _read_body(self) -> bytes | Response:
+        if self.headers.get("Transfer-Encoding"):
+            self.close_connection = True
+            return text_response("chunked bodies are not accepted; send Content-Length", 411)
+        try:
+            n = int(self.headers.get("Content-Length") or 0)
+        except ValueError:
+            return text_response("bad Content-Length", 400)
+        if n < 0 or n > self.limit:
+            self.close_connection = True
+            return text_response(f"body too large (at most {self.limit} bytes)", 413)
+        return self.rfile.read(n) if n else b""
+
+    def _request(self, parts: SplitResult, body: bytes) -> Request:
+        return Request(
+            method=self.command,
+            path=unquote(parts.path) or "/",
+            query=parse_qs(parts.query, keep_blank_values=True, max_num_fields=100),
+            headers={k.lower(): v for k, v in self.headers.items()},
+            body=body,
+            client=str(self.client_address[0]),
+            secure=self.secure,
+        )
+
+    def _handle(self) -> None:
+        started = time.perf_counter()
+        parts = urlsplit(self.path)
+        body = self._read_body() if self.command == "POST" else b""
+        resp = body if isinstance(body, Response) else self.app.handle(self._request(parts, body))
+        self._send(resp, head=self.command == "HEAD")
+        log.info(
+            "web request",
+            extra={
+                "method": self.command,
+                "route": route_name(parts.path),
+                "status": resp.status,
+                "ms": round((time.perf_counter() - started) * 1000, 1),
+            },
+        )
+
+    def do_GET(self) -> None:
+        self._handle()
+
+    def do_POST(self) -> None:
+        self._handle()
+
+    def do_HEAD(self) -> None:
+        self._handle()
+
+    def do_PUT(self) -> None:
+        self._send(text_response("method not allowed", 405))
+
+    def do_DELETE(self) -> None:
+        self._send(text_response("method not allowed", 405))
+
+
 def _handler_class(app: App, config: WebConfig) -> type[BaseHTTPRequestHandler]:
-    limit = config.max_upload_bytes + (64 << 10)
-    secure = config.tls is not None
-
-    class Handler(BaseHTTPRequestHandler):
-        server_version = "EdgeWatch"
-        sys_version = ""
-        protocol_version = "HTTP/1.1"
-        timeout = REQUEST_TIMEOUT_S
-
-        def log_message(self, format: str, *args: Any) -> None:
-            # the stdlib puts the request line (with query strings) into args: drop them
-            log.debug("http server: %s", format.split(" ")[0])
-
-        def _send(self, resp: Response, head: bool = False) -> None:
-            self.send_response(resp.status)
-            self.send_header("Content-Type", resp.content_type)
-            self.send_header("Content-Length", str(len(resp.body)))
-            has_cache = any(k.lower() == "cache-control" for k, _ in resp.headers)
-            if not has_cache:
-                self.send_header("Cache-Control", "no-store")
-            for k, v in (*SECURITY_HEADERS, *resp.headers):
-                self.send_header(k, v)
-            if secure:
-                self.send_header("Strict-Transport-Security", "max-age=31536000")
-            self.end_headers()
-            if not head:
-                self.wfile.write(resp.body)
-
-        def _read_body(self) -> bytes | Response:
-            if self.headers.get("Transfer-Encoding"):
-                self.close_connection = True
-                return text_response("chunked bodies are not accepted; send Content-Length", 411)
-            try:
-                n = int(self.headers.get("Content-Length") or 0)
-            except ValueError:
-                return text_response("bad Content-Length", 400)
-            if n < 0 or n > limit:
-                self.close_connection = True
-                return text_response(f"body too large (at most {limit} bytes)", 413)
-            return self.rfile.read(n) if n else b""
-
-        def _handle(self) -> None:
-            started = time.perf_counter()
-            parts = urlsplit(self.path)
-            body = self._read_body() if self.command == "POST" else b""
-            if isinstance(body, Response):
-                resp = body
-            else:
-                req = Request(
-                    method=self.command,
-                    path=unquote(parts.path) or "/",
-                    query=parse_qs(parts.query, keep_blank_values=True, max_num_fields=100),
-                    headers={k.lower(): v for k, v in self.headers.items()},
-                    body=body,
-                    client=str(self.client_address[0]),
-                    secure=secure,
-                )
-                resp = app.handle(req)
-            self._send(resp, head=self.command == "HEAD")
-            log.info(
-                "web request",
-                extra={
-                    "method": self.command,
-                    "route": route_name(parts.path),
-                    "status": resp.status,
-                    "ms": round((time.perf_counter() - started) * 1000, 1),
-                },
-            )
-
-        def do_GET(self) -> None:
-            self._handle()
-
-        def do_POST(self) -> None:
-            self._handle()
-
-        def do_HEAD(self) -> None:
-            self._handle()
-
-        def do_PUT(self) -> None:
-            self._send(text_response("method not allowed", 405))
-
-        def do_DELETE(self) -> None:
-            self._send(text_response("method not allowed", 405))
-
-    return Handler
+    bound = {
+        "app": app,
+        "limit": config.max_upload_bytes + (64 << 10),
+        "secure": config.tls is not None,
+    }
+    return type("Handler", (_Handler,), bound)
 
 
 class WebServer:
