@@ -9,6 +9,7 @@ Filter values are always bound parameters; only fixed column names are composed 
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass, field
 from typing import Any
 
 from edge.errors import QueryError
@@ -44,61 +45,77 @@ def validate_query(q: EventQuery) -> None:
         raise QueryError("plate filter is empty after normalisation")
 
 
-def build_search(q: EventQuery, columns: str) -> tuple[str, list[Any]]:
-    """SQL returning ``columns`` plus the two keyset columns, limit+1 rows."""
-    validate_query(q)
-    where: list[str] = []
-    params: list[Any] = []
-    subject_marks = in_list(len(q.subject_ids)) if q.subject_ids else ""
+@dataclass(slots=True)
+class _Plan:
+    """The table the query walks, its keyset columns, and the conditions so far."""
+
+    source: str
+    key_t: str
+    key_id: str
+    where: list[str] = field(default_factory=list)
+    params: list[Any] = field(default_factory=list)
+
+    def add(self, condition: str, *values: Any) -> None:
+        self.where.append(condition)
+        self.params.extend(values)
+
+
+def _driving_plan(q: EventQuery) -> _Plan:
+    """Start from the most selective index: plate, else subject, else event time."""
+    marks = in_list(len(q.subject_ids)) if q.subject_ids else ""
     if q.plate is not None:
         text = normalise_plate(q.plate)
         column, value = ("text", text) if q.plate_exact else ("skeleton", plate_skeleton(text))
-        source = "event_plates d JOIN events e ON e.id = d.event_id"
-        where.append(f"d.{column} = ?")
-        params.append(value)
-        key_t, key_id = "d.captured_at_us", "d.event_id"
+        plan = _Plan(
+            "event_plates d JOIN events e ON e.id = d.event_id", "d.captured_at_us", "d.event_id"
+        )
+        plan.add(f"d.{column} = ?", value)
         if q.subject_ids:
-            where.append(
+            plan.add(
                 "EXISTS (SELECT 1 FROM event_subjects x WHERE x.event_id = e.id"
-                f" AND x.subject_id IN {subject_marks})"
+                f" AND x.subject_id IN {marks})",
+                *q.subject_ids,
             )
-            params.extend(q.subject_ids)
-    elif q.subject_ids:
-        source = "event_subjects d JOIN events e ON e.id = d.event_id"
-        where.append(f"d.subject_id IN {subject_marks}")
-        params.extend(q.subject_ids)
-        key_t, key_id = "d.captured_at_us", "d.event_id"
-    else:
-        source = "events e"
-        key_t, key_id = "e.captured_at_us", "e.id"
+        return plan
+    if q.subject_ids:
+        plan = _Plan(
+            "event_subjects d JOIN events e ON e.id = d.event_id", "d.captured_at_us", "d.event_id"
+        )
+        plan.add(f"d.subject_id IN {marks}", *q.subject_ids)
+        return plan
+    return _Plan("events e", "e.captured_at_us", "e.id")
+
+
+def _add_filters(plan: _Plan, q: EventQuery) -> None:
     for column, wanted in (("e.camera_id", q.camera_id), ("e.gateway_id", q.gateway_id)):
         if wanted is not None:
-            where.append(f"{column} = ?")
-            params.append(wanted)
+            plan.add(f"{column} = ?", wanted)
     if q.since_us is not None:
-        where.append(f"{key_t} >= ?")
-        params.append(q.since_us)
+        plan.add(f"{plan.key_t} >= ?", q.since_us)
     if q.until_us is not None:
-        where.append(f"{key_t} < ?")
-        params.append(q.until_us)
+        plan.add(f"{plan.key_t} < ?", q.until_us)
     if q.verdict == "pending":
-        where.append("e.verdict IS NULL")
+        plan.add("e.verdict IS NULL")
     elif q.verdict is not None:
-        where.append("e.verdict = ?")
-        params.append(q.verdict)
+        plan.add("e.verdict = ?", q.verdict)
     if q.integrity is not None:
-        where.append("e.integrity = ?")
-        params.append(q.integrity)
+        plan.add("e.integrity = ?", q.integrity)
     if q.cursor:
         at, event_id = parse_cursor(q.cursor)
-        where.append(f"({key_t}, {key_id}) < (?, ?)")
-        params.extend([at, event_id])
+        plan.add(f"({plan.key_t}, {plan.key_id}) < (?, ?)", at, event_id)
+
+
+def build_search(q: EventQuery, columns: str) -> tuple[str, list[Any]]:
+    """SQL returning ``columns`` plus the two keyset columns, limit+1 rows."""
+    validate_query(q)
+    plan = _driving_plan(q)
+    _add_filters(plan, q)
+    key_t, key_id = plan.key_t, plan.key_id
     distinct = "DISTINCT " if len(q.subject_ids) > 1 and q.plate is None else ""
     sql = (
-        f"SELECT {distinct}{columns}, {key_t}, {key_id} FROM {source}"
+        f"SELECT {distinct}{columns}, {key_t}, {key_id} FROM {plan.source}"
         " LEFT JOIN subjects s ON s.id = e.subject_id"
-        + (" WHERE " + " AND ".join(where) if where else "")
+        + (" WHERE " + " AND ".join(plan.where) if plan.where else "")
         + f" ORDER BY {key_t} DESC, {key_id} DESC LIMIT ?"
     )
-    params.append(q.limit + 1)
-    return sql, params
+    return sql, [*plan.params, q.limit + 1]

@@ -92,6 +92,41 @@ def _box_from_proto(parent: Any, what: str) -> tuple[float, float, float, float]
     return (b.x1, b.y1, b.x2, b.y2)
 
 
+def _face_to_proto(f: FaceHit) -> events_pb2.FaceHit:
+    return events_pb2.FaceHit(
+        subject_id=f.subject_id,
+        similarity=f.similarity,
+        box=_box_to_proto(f.box),
+        quality=f.quality,
+        model_id=f.model_id,
+        crop=f.crop,
+    )
+
+
+def _plate_to_proto(p: PlateHit) -> events_pb2.PlateHit:
+    return events_pb2.PlateHit(
+        subject_id=p.subject_id,
+        text=p.text,
+        listed_text=p.listed_text,
+        kind=enum_to_proto(MATCH_KINDS, p.kind, "plate.kind"),  # type: ignore[arg-type]
+        confidence=p.confidence,
+        color=p.color,
+        box=_box_to_proto(p.box),
+        model_id=p.model_id,
+        crop=p.crop,
+    )
+
+
+def _blob_to_proto(b: BlobRef) -> events_pb2.BlobRef:
+    return events_pb2.BlobRef(
+        name=b.name,
+        role=enum_to_proto(BLOB_ROLES, b.role, f"blob {b.name!r} role"),  # type: ignore[arg-type]
+        media_type=b.media_type,
+        sha256=b.sha256,
+        size=b.size,
+    )
+
+
 def match_event_to_proto(e: MatchEvent) -> events_pb2.MatchEvent:
     pb = events_pb2.MatchEvent(
         event_id=e.event_id,
@@ -102,41 +137,9 @@ def match_event_to_proto(e: MatchEvent) -> events_pb2.MatchEvent:
         prev_hash=e.prev_hash,
         models=list(e.models),
     )
-    for f in e.faces:
-        pb.faces.append(
-            events_pb2.FaceHit(
-                subject_id=f.subject_id,
-                similarity=f.similarity,
-                box=_box_to_proto(f.box),
-                quality=f.quality,
-                model_id=f.model_id,
-                crop=f.crop,
-            )
-        )
-    for p in e.plates:
-        pb.plates.append(
-            events_pb2.PlateHit(
-                subject_id=p.subject_id,
-                text=p.text,
-                listed_text=p.listed_text,
-                kind=enum_to_proto(MATCH_KINDS, p.kind, "plate.kind"),  # type: ignore[arg-type]
-                confidence=p.confidence,
-                color=p.color,
-                box=_box_to_proto(p.box),
-                model_id=p.model_id,
-                crop=p.crop,
-            )
-        )
-    for b in e.blobs:
-        pb.blobs.append(
-            events_pb2.BlobRef(
-                name=b.name,
-                role=enum_to_proto(BLOB_ROLES, b.role, f"blob {b.name!r} role"),  # type: ignore[arg-type]
-                media_type=b.media_type,
-                sha256=b.sha256,
-                size=b.size,
-            )
-        )
+    pb.faces.extend(_face_to_proto(f) for f in e.faces)
+    pb.plates.extend(_plate_to_proto(p) for p in e.plates)
+    pb.blobs.extend(_blob_to_proto(b) for b in e.blobs)
     if e.location is not None:
         pb.location.CopyFrom(events_pb2.Location(lat=e.location[0], lon=e.location[1]))
     if e.supersedes is not None:
@@ -148,8 +151,8 @@ def _opt(msg: Any, field: str) -> str | None:
     return str(getattr(msg, field)) if msg.HasField(field) else None
 
 
-def match_event_from_proto(pb: events_pb2.MatchEvent) -> MatchEvent:
-    faces = tuple(
+def _faces_from_proto(pb: events_pb2.MatchEvent) -> tuple[FaceHit, ...]:
+    return tuple(
         FaceHit(
             subject_id=f.subject_id,
             similarity=f.similarity,
@@ -160,7 +163,10 @@ def match_event_from_proto(pb: events_pb2.MatchEvent) -> MatchEvent:
         )
         for i, f in enumerate(pb.faces)
     )
-    plates = tuple(
+
+
+def _plates_from_proto(pb: events_pb2.MatchEvent) -> tuple[PlateHit, ...]:
+    return tuple(
         PlateHit(
             subject_id=p.subject_id,
             text=p.text,
@@ -174,7 +180,10 @@ def match_event_from_proto(pb: events_pb2.MatchEvent) -> MatchEvent:
         )
         for i, p in enumerate(pb.plates)
     )
-    blobs = tuple(
+
+
+def _blobs_from_proto(pb: events_pb2.MatchEvent) -> tuple[BlobRef, ...]:
+    return tuple(
         BlobRef(
             name=b.name,
             role=enum_from_proto(BLOB_ROLES, b.role, f"blobs[{i}].role"),  # type: ignore[arg-type]
@@ -184,6 +193,12 @@ def match_event_from_proto(pb: events_pb2.MatchEvent) -> MatchEvent:
         )
         for i, b in enumerate(pb.blobs)
     )
+
+
+def match_event_from_proto(pb: events_pb2.MatchEvent) -> MatchEvent:
+    faces = _faces_from_proto(pb)
+    plates = _plates_from_proto(pb)
+    blobs = _blobs_from_proto(pb)
     if not pb.event_id or not pb.gateway_id:
         raise EvidenceError("event_id and gateway_id must not be empty")
     return MatchEvent(
