@@ -60,23 +60,17 @@ class Auditor:
         return result
 
     def entries_about(self, event_ids: set[str], limit: int = 10_000) -> list[dict[str, Any]]:
-        """Audit entries whose detail names any of ``event_ids`` (for export packages)."""
-        out: list[dict[str, Any]] = []
-        for e in self._all():
-            detail = json.loads(e.detail_json)
-            named = set(detail.get("event_ids", [])) | {detail.get("event_id")}
-            if named & event_ids:
-                out.append(
-                    {
-                        "seq": e.seq,
-                        "at_us": e.at_us,
-                        "actor": e.actor,
-                        "action": e.action,
-                        "detail": detail,
-                        "prev_hash": e.prev_hash,
-                        "entry_hash": e.entry_hash,
-                    }
-                )
-                if len(out) >= limit:
-                    break
-        return out
+        """Audit entries whose detail names any of ``event_ids`` (for export packages and
+        the event page), oldest first; an index lookup, not a read of the whole log."""
+        return [
+            {
+                "seq": e.seq,
+                "at_us": e.at_us,
+                "actor": e.actor,
+                "action": e.action,
+                "detail": json.loads(e.detail_json),
+                "prev_hash": e.prev_hash,
+                "entry_hash": e.entry_hash,
+            }
+            for e in self._repo.entries_about(event_ids, limit)
+        ]

@@ -1,4 +1,5 @@
-"""The audit log's hash chain (pure): how an entry is hashed and how a log is checked.
+"""The audit log's pure rules: how an entry is hashed, how a log is checked, and which
+events an entry is about.
 
 Each entry commits to its predecessor's hash, so deleting, inserting or editing any
 entry breaks every later hash; verification recomputes the whole chain.
@@ -10,6 +11,7 @@ import hashlib
 import json
 from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import Any
 
 from edge.store.repository import AuditEntry
 
@@ -25,6 +27,26 @@ def audit_entry_hash(
         separators=(",", ":"),
     )
     return hashlib.sha256(body.encode("utf-8")).hexdigest()
+
+
+def events_named(detail_json: str) -> set[str]:
+    """The event ids an entry's detail names (``event_id`` and ``event_ids``).
+
+    This is what the store indexes (``audit_subjects``) so an event's trail is found
+    without reading the whole log; details that are not a JSON object name nothing.
+    """
+    try:
+        detail: Any = json.loads(detail_json)
+    except ValueError:
+        return set()
+    if not isinstance(detail, dict):
+        return set()
+    many = detail.get("event_ids")
+    named = {i for i in many if isinstance(i, str)} if isinstance(many, list) else set()
+    one = detail.get("event_id")
+    if isinstance(one, str):
+        named.add(one)
+    return named
 
 
 @dataclass(frozen=True, slots=True)

@@ -8,7 +8,7 @@ against both. Values crossing the boundary are frozen dataclasses.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass, field
 from typing import Literal, Protocol
 
@@ -312,6 +312,10 @@ class AuditRepository(Protocol):
     def append(self, at_us: int, actor: str, action: str, detail_json: str) -> AuditEntry: ...
 
     def entries(self, after_seq: int = 0, limit: int = 1000) -> list[AuditEntry]: ...
+
+    def entries_about(self, event_ids: Collection[str], limit: int = 10_000) -> list[AuditEntry]:
+        """The first ``limit`` entries naming any of ``event_ids``, by seq (indexed)."""
+        ...
 
     def head(self) -> tuple[int, str]:
         """(last seq, last entry hash); (0, genesis) when empty."""

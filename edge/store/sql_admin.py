@@ -3,13 +3,20 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Collection
 
 from edge.evidence.model import GENESIS_HASH
-from edge.store.audit_chain import AUDIT_GENESIS, audit_entry_hash
+from edge.store.audit_chain import AUDIT_GENESIS, audit_entry_hash, events_named
 from edge.store.repository import AuditEntry, ChainHead, GatewayInfo, User
-from edge.store.sql import Database, Row
+from edge.store.sql import Database, Row, Tx, chunks, in_list
 from edge.store.sql_events import append_problem
 
+_AUDIT_COLUMNS = "seq, at_us, actor, action, detail_json, prev_hash, entry_hash"
+_INDEX_SUBJECT = (
+    "INSERT INTO audit_subjects (event_id, audit_seq) VALUES (?, ?)"
+    " ON CONFLICT (event_id, audit_seq) DO NOTHING"
+)
+_BACKFILL_PAGE = 5000
 _GW_COLUMNS = (
     "id, public_key, registered_at_us, last_heartbeat_us, health_json, last_sequence,"
     " last_hash, problems_json, face_model_id, cert_fingerprint, revoked, last_seen_us"
@@ -142,10 +149,11 @@ class SqlAudit:
             seq, prev = int(head[0]) + 1, str(head[1])
             entry_hash = audit_entry_hash(seq, at_us, actor, action, detail_json, prev)
             tx.run(
-                "INSERT INTO audit_log (seq, at_us, actor, action, detail_json, prev_hash,"
-                " entry_hash) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                f"INSERT INTO audit_log ({_AUDIT_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?)",
                 (seq, at_us, actor, action, detail_json, prev, entry_hash),
             )
+            # same transaction: an entry is never in the log without its index rows
+            tx.run_many(_INDEX_SUBJECT, [(i, seq) for i in sorted(events_named(detail_json))])
             tx.run(
                 "UPDATE counters SET value = ?, hash = ? WHERE name = 'audit'", (seq, entry_hash)
             )
@@ -154,13 +162,50 @@ class SqlAudit:
     def entries(self, after_seq: int = 0, limit: int = 1000) -> list[AuditEntry]:
         with self._db.read() as tx:
             rows = tx.rows(
-                "SELECT seq, at_us, actor, action, detail_json, prev_hash, entry_hash"
-                " FROM audit_log WHERE seq > ? ORDER BY seq LIMIT ?",
+                f"SELECT {_AUDIT_COLUMNS} FROM audit_log WHERE seq > ? ORDER BY seq LIMIT ?",
                 (after_seq, limit),
             )
-        return [AuditEntry(int(r[0]), int(r[1]), r[2], r[3], r[4], r[5], r[6]) for r in rows]
+        return [_audit_entry(r) for r in rows]
+
+    def entries_about(self, event_ids: Collection[str], limit: int = 10_000) -> list[AuditEntry]:
+        """Looked up in audit_subjects by event id: the log itself is never scanned."""
+        found: dict[int, AuditEntry] = {}
+        with self._db.read() as tx:
+            for part in chunks(sorted(set(event_ids))):
+                rows = tx.rows(audit_about_sql(len(part)), (*part, limit))
+                found.update((int(r[0]), _audit_entry(r)) for r in rows)
+        return [found[seq] for seq in sorted(found)[:limit]]
 
     def head(self) -> tuple[int, str]:
         with self._db.read() as tx:
             r = tx.row("SELECT value, hash FROM counters WHERE name = 'audit'")
         return (0, AUDIT_GENESIS) if r is None else (int(r[0]), str(r[1]))
+
+
+def _audit_entry(r: Row) -> AuditEntry:
+    return AuditEntry(int(r[0]), int(r[1]), r[2], r[3], r[4], r[5], r[6])
+
+
+def audit_about_sql(n_ids: int) -> str:
+    """Entries naming any of n event ids, oldest first; binds the ids, then the limit."""
+    return (
+        f"SELECT {_AUDIT_COLUMNS} FROM audit_log WHERE seq IN"
+        f" (SELECT audit_seq FROM audit_subjects WHERE event_id IN {in_list(n_ids)})"
+        " ORDER BY seq LIMIT ?"
+    )
+
+
+def index_audit_subjects(tx: Tx) -> int:
+    """Backfill audit_subjects from the whole log (upgrade from schema 1); returns rows."""
+    after, written = 0, 0
+    while True:
+        page = tx.rows(
+            "SELECT seq, detail_json FROM audit_log WHERE seq > ? ORDER BY seq LIMIT ?",
+            (after, _BACKFILL_PAGE),
+        )
+        rows = [(i, int(seq)) for seq, detail in page for i in sorted(events_named(detail))]
+        tx.run_many(_INDEX_SUBJECT, rows)
+        written += len(rows)
+        if len(page) < _BACKFILL_PAGE:
+            return written
+        after = int(page[-1][0])

@@ -5,9 +5,9 @@ from __future__ import annotations
 import logging
 
 from edge.store.sql import Database
-from edge.store.sql_admin import SqlAudit, SqlGateways, SqlUsers
+from edge.store.sql_admin import SqlAudit, SqlGateways, SqlUsers, index_audit_subjects
 from edge.store.sql_events import SqlEvents
-from edge.store.sql_schema import schema_statements
+from edge.store.sql_schema import SCHEMA_VERSION, schema_statements
 from edge.store.sql_watchlist import SqlWatchlist
 
 log = logging.getLogger(__name__)
@@ -51,7 +51,28 @@ class SqlRepository:
     def open(self) -> None:
         self._db.open()
         self._db.migrate(schema_statements(self._db.dialect))
+        self._upgrade()
         log.info("repository open", extra={"backend": self.backend})
+
+    def _upgrade(self) -> None:
+        """Fill what a newer schema derives from existing rows, once per database.
+
+        Tables are created by ``migrate`` (IF NOT EXISTS); a database made by an older
+        store still says so in meta.schema_version, and the row lock makes concurrent
+        openers of one PostgreSQL database upgrade it exactly once.
+        """
+        lock = self._db.dialect.for_update
+        with self._db.write() as tx:
+            r = tx.row("SELECT value FROM meta WHERE key = 'schema_version'" + lock)
+            version = int(r[0]) if r is not None else SCHEMA_VERSION
+            if version >= SCHEMA_VERSION:
+                return
+            indexed = index_audit_subjects(tx) if version < 2 else 0
+            tx.run("UPDATE meta SET value = ? WHERE key = 'schema_version'", (str(SCHEMA_VERSION),))
+        log.info(
+            "repository schema upgraded",
+            extra={"from": version, "to": SCHEMA_VERSION, "audit_subjects": indexed},
+        )
 
     def close(self) -> None:
         self._db.close()

@@ -9,7 +9,8 @@ from __future__ import annotations
 
 from edge.store.sql import Dialect
 
-SCHEMA_VERSION = 1
+#: 2: audit_subjects (which events each audit entry names), backfilled on open
+SCHEMA_VERSION = 2
 
 _TABLES = """
 CREATE TABLE IF NOT EXISTS meta (
@@ -129,6 +130,11 @@ CREATE TABLE IF NOT EXISTS audit_log (
     detail_json TEXT NOT NULL,
     prev_hash TEXT NOT NULL,
     entry_hash TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS audit_subjects (
+    event_id TEXT NOT NULL,
+    audit_seq BIGINT NOT NULL REFERENCES audit_log(seq),
+    PRIMARY KEY (event_id, audit_seq)
 )
 """
 
