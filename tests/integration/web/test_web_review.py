@@ -167,10 +167,15 @@ def test_export_is_the_verifiable_review_package(stack: Any, tmp_path: Path) -> 
     assert audit(stack, "review.export")[-1]["event_ids"] == [e.event_id]
 
 
-def test_export_of_an_event_after_a_chain_gap_is_refused(stack: Any) -> None:
+def test_export_after_a_chain_gap_names_the_unprovable_link(stack: Any, tmp_path: Path) -> None:
     c = stack.client("reviewer")
     r = c.post(f"/events/{stack.seeded.of('gw-2', 5).event_id}/export")
-    assert r.status == 409 and "predecessor" in r.text
+    assert r.status == 200 and r.header("Content-Type") == "application/zip"
+    event_id = stack.seeded.of("gw-2", 5).event_id
+    with zipfile.ZipFile(io.BytesIO(r.body)) as z:
+        z.extractall(tmp_path)
+    problems = verify_package(tmp_path / f"evidence-{event_id}")
+    assert len(problems) == 1 and "predecessor of sequence 5 is missing" in problems[0]
 
 
 @pytest.mark.parametrize(
