@@ -2,35 +2,43 @@
 
 Order matters for "never lose what was acked": every check runs first (gateway
 identity, limits, Ed25519 signature with the gateway's registered key, each blob's
-sha256 and size, image headers), then every blob is fsynced into the blob store, then
-one database transaction stores the event with its chain link, and only then does the
-caller send the ack. A crash anywhere before the commit loses nothing the gateway
+sha256 and size, image headers), then the event joins a group commit: the blobs of
+the whole group are appended to the blob store and fdatasync'ed, then one database
+transaction stores the group's events with their chain links, and only then does the
+caller get the acks. A crash anywhere before the commit loses nothing the gateway
 believes delivered; it resends, and the event id makes the resend idempotent.
+
+Speed: the checks of an event run on the thread that reads its stream, while the
+previous group is being committed; the group commit (edge/store/group_commit.py)
+gathers the events of every stream, so one fdatasync and one transaction serve them
+all. The canonical bytes are encoded once per event (signature, hash, stored row).
 """
 
 from __future__ import annotations
 
 import dataclasses
 import hashlib
-import io
 import json
 import logging
+import queue
+import threading
 import time
-import warnings
-from collections.abc import Callable, Mapping, Sequence
+from collections import Counter
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from functools import partial
 from typing import Literal
 
+from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
-from PIL import Image, UnidentifiedImageError
 
-from edge.errors import EvidenceError
-from edge.evidence.model import MatchEvent, canonical_bytes, event_hash
-from edge.evidence.signing import verify_event
+from edge.evidence.model import MatchEvent, canonical_bytes
+from edge.evidence.signing import SIGNATURE_SIZE, public_key_fingerprint
 from edge.health import GatewayHealth
 from edge.store.blobs import BlobStore
 from edge.store.config import Limits
+from edge.store.group_commit import GroupCommit, Ticket
+from edge.store.image_header import image_header
 from edge.store.linking import classify_link
 from edge.store.repository import NewEvent, Repository, StoredBlob
 
@@ -40,6 +48,12 @@ AckStatus = Literal["stored", "duplicate", "rejected"]
 #: one delivered event: (event, signature, blob bytes by name)
 Delivery = tuple[MatchEvent, bytes, Mapping[str, bytes]]
 _IMAGE_FORMATS = frozenset({"JPEG", "PNG"})
+#: most events per group commit
+GROUP = 256
+#: most events of one Deliver stream read ahead of their acks (backpressure)
+IN_FLIGHT = 128
+#: how long a gateway's public key is used without asking the repository again
+KEY_TTL_S = 1.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,6 +72,17 @@ class HeartbeatResult:
     last_stored_sequence: int
 
 
+@dataclass(frozen=True, slots=True)
+class _Checked:
+    """An event that passed every check, waiting for its group commit."""
+
+    event: MatchEvent
+    canonical: bytes
+    event_hash: str
+    signature: bytes
+    contents: Mapping[str, bytes]
+
+
 class _RejectedError(Exception):
     def __init__(self, message: str, integrity: str | None = None) -> None:
         super().__init__(message)
@@ -65,21 +90,30 @@ class _RejectedError(Exception):
         self.integrity = integrity
 
 
+class Receipt:
+    """The answer to one delivered event: ``ack()`` returns once it is durable."""
+
+    __slots__ = ("_ack", "_group", "_ticket")
+
+    def __init__(
+        self,
+        ack: Ack | None = None,
+        group: GroupCommit[_Checked, Ack] | None = None,
+        ticket: Ticket[_Checked, Ack] | None = None,
+    ) -> None:
+        self._ack = ack
+        self._group = group
+        self._ticket = ticket
+
+    def ack(self) -> Ack:
+        if self._ack is None:
+            assert self._group is not None and self._ticket is not None
+            self._ack = self._group.wait(self._ticket)
+        return self._ack
+
+
 def now_us() -> int:
     return time.time_ns() // 1000
-
-
-def image_pixels(data: bytes) -> tuple[str, int]:
-    """(format, width*height) from the image header, without decoding pixels."""
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", Image.DecompressionBombWarning)
-        try:
-            with Image.open(io.BytesIO(data)) as img:
-                return str(img.format), int(img.width) * int(img.height)
-        except (UnidentifiedImageError, OSError, SyntaxError, ValueError):
-            return "unknown", 0
-        except Image.DecompressionBombError:
-            return "bomb", 1 << 62
 
 
 class IngestService:
@@ -90,33 +124,76 @@ class IngestService:
         self._blobs = blobs
         self._limits = limits
         self._clock = clock
-        self._keys: dict[bytes, Ed25519PublicKey] = {}
+        self._group: GroupCommit[_Checked, Ack] = GroupCommit(self._persist, GROUP)
+        #: gateway id -> (monotonic time fetched, key)
+        self._keys: dict[str, tuple[float, Ed25519PublicKey]] = {}
 
     def deliver(
         self, gateway_id: str, event: MatchEvent, signature: bytes, contents: Mapping[str, bytes]
     ) -> Ack:
         """Verify and store one event delivered by the authenticated ``gateway_id``."""
-        return self.deliver_many(gateway_id, [(event, signature, contents)])[0]
+        return self.submit(gateway_id, event, signature, contents).ack()
 
     def deliver_many(self, gateway_id: str, items: Sequence[Delivery]) -> list[Ack]:
-        """Verify each event, then store all good ones together (group commit).
+        """Verify each event, then store all good ones together (group commit)."""
+        receipts = [self.submit(gateway_id, *item) for item in items]
+        return [r.ack() for r in receipts]
 
-        Blobs of the whole batch are fsynced first, then one database transaction
-        stores the events in order; the acks are valid once this returns.
+    def submit(
+        self, gateway_id: str, event: MatchEvent, signature: bytes, contents: Mapping[str, bytes]
+    ) -> Receipt:
+        """Check the event now; queue it for the next group commit if it passed."""
+        try:
+            checked = self._check(gateway_id, event, signature, contents)
+        except _RejectedError as r:
+            return Receipt(ack=self._rejected(event, r))
+        return Receipt(group=self._group, ticket=self._group.submit(checked))
+
+    def deliver_stream(
+        self, gateway_id: str, items: Iterable[Delivery | Ack], in_flight: int = IN_FLIGHT
+    ) -> Iterator[Ack]:
+        """One ack per item, in order (an ``Ack`` item is passed through as it is).
+
+        A reader thread checks each event as it arrives and queues it for the group
+        commit, so the checks of the next events overlap the commit of earlier ones;
+        at most ``in_flight`` events wait for their ack, which holds back the sender.
+        An exception of ``items`` is raised after the acks of the items before it.
         """
-        acks: list[Ack | None] = [None] * len(items)
-        ready: list[int] = []
-        for i, (event, signature, contents) in enumerate(items):
+        waiting: queue.Queue[Receipt | Exception | None] = queue.Queue(maxsize=in_flight)
+
+        def read() -> None:
             try:
-                self._check_shape(gateway_id, event, contents)
-                self._check_signature(event, signature)
-                self._check_blobs(event, contents)
-                ready.append(i)
-            except _RejectedError as r:
-                acks[i] = self._rejected(event, r)
-        for i, ack in zip(ready, self._persist([items[i] for i in ready]), strict=True):
-            acks[i] = ack
-        return [a for a in acks if a is not None]
+                for item in items:
+                    if isinstance(item, Ack):
+                        waiting.put(Receipt(ack=item))
+                    else:
+                        waiting.put(self.submit(gateway_id, *item))
+            except Exception as e:  # a client cancel, an abort, a malformed stream
+                waiting.put(e)
+            finally:
+                waiting.put(None)
+
+        threading.Thread(target=read, name="deliver-reader", daemon=True).start()
+        finished = False
+        try:
+            while (got := waiting.get()) is not None:
+                if isinstance(got, Exception):
+                    raise got
+                yield got.ack()
+            finished = True
+        finally:
+            if not finished:  # the caller went away: settle what was already queued
+                _drain(waiting)
+
+    def _check(
+        self, gateway_id: str, event: MatchEvent, signature: bytes, contents: Mapping[str, bytes]
+    ) -> _Checked:
+        self._check_shape(gateway_id, event, contents)
+        canonical = canonical_bytes(event)
+        self._check_signature(event, canonical, signature)
+        self._check_blobs(event, contents)
+        digest = hashlib.sha256(canonical).hexdigest()
+        return _Checked(event, canonical, digest, signature, contents)
 
     def _rejected(self, event: MatchEvent, r: _RejectedError) -> Ack:
         log.warning(
@@ -151,22 +228,39 @@ class IngestService:
                     f"the limit is {lim.max_blob_bytes}"
                 )
 
-    def _public_key(self, event: MatchEvent) -> Ed25519PublicKey:
-        info = self._repo.gateways.get_gateway(event.gateway_id)
+    def _public_key(self, gateway_id: str, fresh: bool = False) -> Ed25519PublicKey:
+        """The registered key; cached for KEY_TTL_S (a re-key is seen within that)."""
+        cached = self._keys.get(gateway_id)
+        if cached is not None and not fresh and time.monotonic() - cached[0] < KEY_TTL_S:
+            return cached[1]
+        info = self._repo.gateways.get_gateway(gateway_id)
         if info is None:
-            raise _RejectedError(f"gateway {event.gateway_id} is not registered")
-        key = self._keys.get(info.public_key)
-        if key is None:
+            raise _RejectedError(f"gateway {gateway_id} is not registered")
+        if cached is not None and cached[1].public_bytes_raw() == info.public_key:
+            key = cached[1]
+        else:
             key = Ed25519PublicKey.from_public_bytes(info.public_key)
-            self._keys[info.public_key] = key
+        self._keys[gateway_id] = (time.monotonic(), key)
         return key
 
-    def _check_signature(self, event: MatchEvent, signature: bytes) -> None:
-        key = self._public_key(event)
-        try:
-            verify_event(key, event, signature)
-        except EvidenceError as e:
-            raise self._problem(event, "bad_signature", str(e)) from None
+    def _check_signature(self, event: MatchEvent, canonical: bytes, signature: bytes) -> None:
+        who = f"event {event.event_id} (gateway {event.gateway_id}, sequence {event.sequence})"
+        if len(signature) != SIGNATURE_SIZE:
+            message = f"signature of {who} is {len(signature)} bytes; an Ed25519 signature is 64"
+            raise self._problem(event, "bad_signature", message)
+        key = self._public_key(event.gateway_id)
+        for attempt in (1, 2):
+            try:
+                key.verify(signature, canonical)
+                return
+            except InvalidSignature:
+                if attempt == 1:  # the gateway may just have been re-keyed
+                    key = self._public_key(event.gateway_id, fresh=True)
+        message = (
+            f"signature of {who} does not verify with key "
+            f"{public_key_fingerprint(key)[:16]}: content or key differs"
+        )
+        raise self._problem(event, "bad_signature", message)
 
     def _check_blobs(self, event: MatchEvent, contents: Mapping[str, bytes]) -> None:
         for ref in event.blobs:
@@ -179,7 +273,7 @@ class IngestService:
                     f"blob {ref.name!r} is {len(data)} bytes with sha256 {actual[:16]}; "
                     f"the signed event says {ref.size} bytes, {ref.sha256[:16]}",
                 )
-            fmt, pixels = image_pixels(data)
+            fmt, pixels = image_header(data)
             if fmt not in _IMAGE_FORMATS:
                 raise _RejectedError(f"blob {ref.name!r} is not a JPEG or PNG image (got {fmt})")
             if pixels > self._limits.max_image_pixels:
@@ -188,42 +282,40 @@ class IngestService:
                     f"the limit is {self._limits.max_image_pixels}"
                 )
 
-    def _persist(self, items: Sequence[Delivery]) -> list[Ack]:
-        if not items:
-            return []
-        self._blobs.put_many(  # fsynced before the commit
-            [(ref.sha256, contents[ref.name]) for e, _, contents in items for ref in e.blobs]
+    def _persist(self, group: Sequence[_Checked]) -> list[Ack]:
+        """One group commit: blobs durable first, then one database transaction."""
+        self._blobs.put_many(
+            [(ref.sha256, c.contents[ref.name]) for c in group for ref in c.event.blobs],
+            verified=True,  # hashed by _check_blobs a moment ago
         )
         now = self._clock()
         rows = [
             (
-                NewEvent(event, canonical_bytes(event), event_hash(event), signature, now),
-                [StoredBlob(b.name, b.role, b.media_type, b.sha256, b.size) for b in event.blobs],
-                partial(classify_link, event),
+                NewEvent(c.event, c.canonical, c.event_hash, c.signature, now),
+                [StoredBlob(b.name, b.role, b.media_type, b.sha256, b.size) for b in c.event.blobs],
+                partial(classify_link, c.event),
             )
-            for event, signature, _ in items
+            for c in group
         ]
         outcomes = self._repo.events.insert_events(rows)
         acks = []
-        for (event, _, _), outcome in zip(items, outcomes, strict=True):
+        for c, outcome in zip(group, outcomes, strict=True):
+            event = c.event
             if outcome.status == "conflict":
                 problem = "event id already stored with different content; not replaced"
                 acks.append(self._rejected(event, self._problem(event, "fork", problem)))
                 continue
             status: AckStatus = "stored" if outcome.status == "inserted" else "duplicate"
-            log.info(
+            log.debug(
                 "event ingested",
-                extra={
-                    "event_id": event.event_id,
-                    "gateway": event.gateway_id,
-                    "sequence": event.sequence,
-                    "status": status,
-                    "integrity": outcome.integrity,
-                },
+                extra={"event_id": event.event_id, "sequence": event.sequence, "status": status},
             )
             acks.append(
                 Ack(event.event_id, status, outcome.integrity, outcome.note[:500], event.sequence)
             )
+        counts = Counter(f"{a.status}:{a.integrity}" for a in acks)
+        gateways = sorted({c.event.gateway_id for c in group})
+        log.info("events ingested", extra={"counts": dict(counts), "gateways": gateways})
         return acks
 
     def heartbeat(self, gateway_id: str, health: GatewayHealth) -> HeartbeatResult:
@@ -233,3 +325,13 @@ class IngestService:
         info = self._repo.gateways.get_gateway(gateway_id)
         last = info.head.last_sequence if info else 0
         return HeartbeatResult(now, self._repo.watchlist.version(), last)
+
+
+def _drain(waiting: queue.Queue[Receipt | Exception | None]) -> None:
+    """Settle the receipts of an abandoned stream until its reader has finished."""
+    while (got := waiting.get()) is not None:
+        if isinstance(got, Receipt):
+            try:
+                got.ack()
+            except Exception:  # nobody is left to tell; the gateway will resend
+                log.warning("commit of an abandoned stream failed", exc_info=True)

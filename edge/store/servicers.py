@@ -9,8 +9,6 @@ from __future__ import annotations
 
 import functools
 import logging
-import queue
-import threading
 from collections.abc import Callable, Iterator
 from typing import Any, TypeVar
 
@@ -28,7 +26,7 @@ from edge.errors import (
     QueryError,
 )
 from edge.store.admin_service import AdminService
-from edge.store.ingest import Delivery, IngestService
+from edge.store.ingest import Ack, Delivery, IngestService
 from edge.store.interceptor import principal_of
 from edge.store.review_service import ReviewService
 from edge.store.watchlist_service import WatchlistService
@@ -54,8 +52,6 @@ from edge.wire.v1 import (
 
 log = logging.getLogger(__name__)
 F = TypeVar("F", bound=Callable[..., Any])
-#: most events per group commit on one Deliver stream
-BATCH = 32
 
 #: most specific first
 _CODES: tuple[tuple[type[EdgeError], grpc.StatusCode], ...] = (
@@ -90,46 +86,23 @@ def errors_to_status(fn: F) -> F:
     return run  # type: ignore[return-value]
 
 
-_END = object()
+class _MalformedStreamError(Exception):
+    """An event without even an id: the stream cannot be answered event by event."""
 
 
-def _batches(requests: Iterator[Any], most: int = BATCH) -> Iterator[list[Any]]:
-    """Requests grouped as they arrive: a reader thread queues them; each batch takes
-    whatever is waiting (at least one), so a busy stream gets group commits and an idle
-    one is answered at once."""
-    waiting: queue.Queue[Any] = queue.Queue(maxsize=4 * most)
-
-    def pump() -> None:
+def _deliveries(requests: Iterator[ingest_pb2.DeliverRequest]) -> Iterator[Delivery | Ack]:
+    """Requests mapped to deliveries; a structurally broken event becomes its REJECTED
+    ack (refused for good, the stream goes on)."""
+    for req in requests:
         try:
-            for r in requests:
-                waiting.put(r)
-        except Exception as e:  # a client cancel or an abort for a malformed message
-            waiting.put(e)
-        finally:
-            waiting.put(_END)
-
-    threading.Thread(target=pump, name="deliver-reader", daemon=True).start()
-    batch: list[Any] = []
-    while True:
-        item = waiting.get() if not batch else _next_nowait(waiting)
-        if item is None or item is _END or isinstance(item, Exception) or len(batch) >= most:
-            if batch:
-                yield batch
-                batch = []
-            if item is _END:
-                return
-            if isinstance(item, Exception):
-                raise item
-            if item is None:
-                continue
-        batch.append(item)
-
-
-def _next_nowait(waiting: queue.Queue[Any]) -> Any:
-    try:
-        return waiting.get_nowait()
-    except queue.Empty:
-        return None
+            yield event_from_proto(req.event)
+        except EdgeError as e:
+            eid = req.event.event.event_id[:128]
+            if not eid:
+                raise _MalformedStreamError(f"malformed event: {e}") from None
+            yield Ack(
+                eid, "rejected", None, f"malformed event: {e}"[:500], req.event.event.sequence
+            )
 
 
 class IngestServicer(ingest_pb2_grpc.IngestServicer):
@@ -140,29 +113,11 @@ class IngestServicer(ingest_pb2_grpc.IngestServicer):
         self, requests: Iterator[ingest_pb2.DeliverRequest], context: grpc.ServicerContext
     ) -> Iterator[ingest_pb2.DeliverAck]:
         gateway = principal_of(context).name
-        for batch in _batches(requests):
-            good: list[Delivery] = []
-            acks: list[ingest_pb2.DeliverAck | None] = []
-            for req in batch:
-                try:
-                    good.append(event_from_proto(req.event))
-                    acks.append(None)
-                except EdgeError as e:
-                    # structurally broken: refuse this one event for good, keep the stream
-                    eid = req.event.event.event_id[:128]
-                    if not eid:
-                        context.abort(grpc.StatusCode.INVALID_ARGUMENT, f"malformed event: {e}")
-                    acks.append(
-                        ingest_pb2.DeliverAck(
-                            event_id=eid,
-                            status=ingest_pb2.ACK_STATUS_REJECTED,
-                            message=f"malformed event: {e}"[:500],
-                            sequence=req.event.event.sequence,
-                        )
-                    )
-            stored = iter(self._ingest.deliver_many(gateway, good))
-            for ack in acks:
-                yield ack if ack is not None else rm.ack_to_proto(next(stored))
+        try:
+            for ack in self._ingest.deliver_stream(gateway, _deliveries(requests)):
+                yield rm.ack_to_proto(ack)
+        except _MalformedStreamError as e:
+            context.abort(grpc.StatusCode.INVALID_ARGUMENT, str(e))
 
     @errors_to_status
     def Heartbeat(  # noqa: N802

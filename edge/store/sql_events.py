@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
+from functools import partial
 
 from edge.errors import NotFoundError
 from edge.evidence.model import event_from_dict
@@ -116,6 +117,88 @@ def _write_rows(tx: Tx, per_event: Sequence[list[list[tuple[object, ...]]]]) -> 
         tx.run_many(sql, [row for rows in per_event for row in rows[i]])
 
 
+class _GroupInsert:
+    """The events of one group commit, with few statements: chain heads and known ids
+    are read once per group, rows are written with one executemany per table, and each
+    gateway's head is updated once."""
+
+    def __init__(self, tx: Tx, lock: str) -> None:
+        self._tx = tx
+        self._lock = lock
+        self._heads: dict[str, ChainHead] = {}
+        self._seen: set[str] = set()
+        #: event id -> (event hash, integrity, note) of events stored by this group
+        self._stored: dict[str, tuple[str, str, str]] = {}
+        #: (gateway, sequence) -> hash of the first event of this group at that place
+        self._placed: dict[tuple[str, int], str] = {}
+        self._rows: list[list[list[tuple[object, ...]]]] = []
+
+    def run(
+        self, items: Sequence[tuple[NewEvent, Sequence[StoredBlob], ChainClassifier]]
+    ) -> list[InsertOutcome]:
+        # sorted: concurrent writers (PostgreSQL) lock gateway rows in one order
+        for gateway_id in sorted({new.event.gateway_id for new, _, _ in items}):
+            head = self._tx.row(
+                "SELECT last_sequence, last_hash FROM gateways WHERE id = ?" + self._lock,
+                (gateway_id,),
+            )
+            if head is None:
+                raise NotFoundError(f"gateway {gateway_id!r} is not registered")
+            self._heads[gateway_id] = ChainHead(int(head[0]), head[1])
+        self._stored = self._known([new.event.event_id for new, _, _ in items])
+        outcomes = [self._one(new, blobs, classify) for new, blobs, classify in items]
+        _write_rows(self._tx, self._rows)
+        now = max((new.received_at_us for new, _, _ in items), default=0)
+        for gateway_id in sorted(self._seen):
+            moved = self._heads[gateway_id]
+            self._tx.run(
+                "UPDATE gateways SET last_sequence = ?, last_hash = ?, last_seen_us = ?"
+                " WHERE id = ?",
+                (moved.last_sequence, moved.last_hash, now, gateway_id),
+            )
+        return outcomes
+
+    def _known(self, ids: Sequence[str]) -> dict[str, tuple[str, str, str]]:
+        known: dict[str, tuple[str, str, str]] = {}
+        for part in chunks(list(dict.fromkeys(ids))):
+            rows = self._tx.rows(
+                "SELECT id, event_hash, integrity, integrity_note FROM events"
+                f" WHERE id IN {in_list(len(part))}",
+                part,
+            )
+            known.update((str(r[0]), (str(r[1]), str(r[2]), str(r[3]))) for r in rows)
+        return known
+
+    def _hash_at(self, gateway_id: str, seq: int) -> str | None:
+        r = self._tx.row(
+            "SELECT event_hash FROM events WHERE gateway_id = ? AND sequence = ?"
+            " ORDER BY received_at_us LIMIT 1",
+            (gateway_id, seq),
+        )
+        return str(r[0]) if r is not None else self._placed.get((gateway_id, seq))
+
+    def _one(
+        self, new: NewEvent, blobs: Sequence[StoredBlob], classify: ChainClassifier
+    ) -> InsertOutcome:
+        e = new.event
+        known = self._stored.get(e.event_id)
+        if known is not None:
+            same = known[0] == new.event_hash
+            return InsertOutcome("duplicate" if same else "conflict", known[1], known[2])
+        gw = e.gateway_id
+        decision = classify(self._heads[gw], partial(self._hash_at, gw))
+        self._rows.append(_rows_of(new, blobs, decision.integrity, decision.note))
+        self._stored[e.event_id] = (new.event_hash, decision.integrity, decision.note)
+        self._placed.setdefault((gw, e.sequence), new.event_hash)
+        self._seen.add(gw)
+        if decision.advance:
+            self._heads[gw] = ChainHead(e.sequence, new.event_hash)
+        if decision.integrity != "ok":
+            problem = f"event {e.event_id} seq {e.sequence}: {decision.integrity}: {decision.note}"
+            append_problem(self._tx, gw, problem, self._lock)
+        return InsertOutcome("inserted", decision.integrity, decision.note)
+
+
 class SqlEvents:
     def __init__(self, db: Database) -> None:
         self._db = db
@@ -128,60 +211,10 @@ class SqlEvents:
     def insert_events(
         self, items: Sequence[tuple[NewEvent, Sequence[StoredBlob], ChainClassifier]]
     ) -> list[InsertOutcome]:
-        """Several events in one durable transaction (group commit), in order."""
+        """Several events in one durable transaction (group commit), in order: each is
+        classified against the chain as the events before it left it."""
         with self._db.write() as tx:
-            return [self._insert_one(tx, new, blobs, classify) for new, blobs, classify in items]
-
-    def _insert_one(
-        self, tx: Tx, new: NewEvent, blobs: Sequence[StoredBlob], classify: ChainClassifier
-    ) -> InsertOutcome:
-        e = new.event
-        lock = self._db.dialect.for_update
-        # the gateway row lock serialises one gateway's chain (PostgreSQL); SQLite's
-        # write transaction is already exclusive
-        head = tx.row(
-            "SELECT last_sequence, last_hash FROM gateways WHERE id = ?" + lock,
-            (e.gateway_id,),
-        )
-        if head is None:
-            raise NotFoundError(f"gateway {e.gateway_id!r} is not registered")
-        existing = tx.row(
-            "SELECT event_hash, integrity, integrity_note FROM events WHERE id = ?",
-            (e.event_id,),
-        )
-        if existing is not None:
-            if existing[0] == new.event_hash:
-                return InsertOutcome("duplicate", existing[1], existing[2])
-            return InsertOutcome("conflict", existing[1], existing[2])
-
-        def hash_at(seq: int) -> str | None:
-            r = tx.row(
-                "SELECT event_hash FROM events WHERE gateway_id = ? AND sequence = ?"
-                " ORDER BY received_at_us LIMIT 1",
-                (e.gateway_id, seq),
-            )
-            return None if r is None else str(r[0])
-
-        decision = classify(ChainHead(int(head[0]), head[1]), hash_at)
-        self._insert_rows(tx, new, blobs, decision.integrity, decision.note)
-        if decision.advance:
-            tx.run(
-                "UPDATE gateways SET last_sequence = ?, last_hash = ? WHERE id = ?",
-                (e.sequence, new.event_hash, e.gateway_id),
-            )
-        tx.run(
-            "UPDATE gateways SET last_seen_us = ? WHERE id = ?",
-            (new.received_at_us, e.gateway_id),
-        )
-        if decision.integrity != "ok":
-            problem = f"event {e.event_id} seq {e.sequence}: {decision.integrity}: {decision.note}"
-            append_problem(tx, e.gateway_id, problem, lock)
-        return InsertOutcome("inserted", decision.integrity, decision.note)
-
-    def _insert_rows(
-        self, tx: Tx, new: NewEvent, blobs: Sequence[StoredBlob], integrity: str, note: str
-    ) -> None:
-        _write_rows(tx, [_rows_of(new, blobs, integrity, note)])
+            return _GroupInsert(tx, self._db.dialect.for_update).run(items)
 
     def import_events(
         self, items: Sequence[tuple[NewEvent, Sequence[StoredBlob], str, str]]
