@@ -25,6 +25,7 @@ from typing import BinaryIO, Literal
 
 from edge.config import RuntimeConfig
 from edge.errors import ModelPackError
+from edge.fsutil import fsync_dir
 from edge.modelpack import ModelEntry, PackManifest, load_verified, sha256_file
 
 log = logging.getLogger(__name__)
@@ -225,12 +226,6 @@ def _finish(part: Path, final: Path, entry: ModelEntry, url: str) -> None:
             f"{entry.sha256}; the download was discarded (check the URL or mirror)"
         )
     part.replace(final)
-    _fsync_dir(final.parent)
+    fsync_dir(final.parent)
 
 
-def _fsync_dir(folder: Path) -> None:
-    fd = os.open(folder, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)

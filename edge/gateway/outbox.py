@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import fcntl
 import logging
-import os
 import sqlite3
 import threading
 import time
@@ -28,6 +27,7 @@ from typing import IO
 
 from edge.errors import EvidenceError, OutboxFullError, StoreError
 from edge.evidence.model import MatchEvent, event_hash
+from edge.fsutil import fsync_dir
 from edge.gateway.chainstate import CHAIN_SCHEMA, EMPTY_HEAD, ChainHead, ChainLink, advance
 from edge.gateway.chainstate import read_head as _read_head
 from edge.gateway.config import OutboxConfig
@@ -439,12 +439,3 @@ class Outbox:
 def outbox_path(data_dir: Path) -> Path:
     """Where a gateway keeps its outbox inside its data_dir."""
     return data_dir / "outbox.sqlite"
-
-
-def fsync_dir(path: Path) -> None:
-    """fsync a directory so a newly created file's entry survives power loss."""
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)

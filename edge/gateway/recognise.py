@@ -96,19 +96,18 @@ def trigger(state: TrackMatch, score: float) -> bool:
     return state.updates < MAX_UPDATES and score >= state.emitted_score + UPDATE_MARGIN
 
 
-class FaceStage:
-    """Faces of one camera: detect, track, embed only clearly better shots, match."""
+class _Stage:
+    """What both stages share: a tracker, the match state of its tracks, timing."""
 
     def __init__(
         self,
-        faces: FaceAnalyzer,
+        kind: str,
         config: TrackerConfig,
         stats: PipelineStats,
         timer: StageTimer | None,
         on_new_track: Callable[[], None],
     ) -> None:
-        self._faces = faces
-        self._tracks: IouTracker[int] = IouTracker("face", config)
+        self._tracks: IouTracker[int] = IouTracker(kind, config)
         self._states: dict[int, TrackMatch] = {}
         self.stats = stats
         self._timer = timer
@@ -131,6 +130,21 @@ class FaceStage:
         for t in tracks:
             if t.state == "finished":
                 states.pop(t.track_id, None)
+
+
+class FaceStage(_Stage):
+    """Faces of one camera: detect, track, embed only clearly better shots, match."""
+
+    def __init__(
+        self,
+        faces: FaceAnalyzer,
+        config: TrackerConfig,
+        stats: PipelineStats,
+        timer: StageTimer | None,
+        on_new_track: Callable[[], None],
+    ) -> None:
+        super().__init__("face", config, stats, timer, on_new_track)
+        self._faces = faces
 
     def scan(
         self,
@@ -231,7 +245,7 @@ class FaceStage:
                 self._states[t.track_id] = prev
 
 
-class PlateStage:
+class PlateStage(_Stage):
     """Plates of one camera: detect, read, track, vote the reads, match."""
 
     def __init__(
@@ -243,31 +257,9 @@ class PlateStage:
         on_new_track: Callable[[], None],
         model_id: str,
     ) -> None:
+        super().__init__("plate", config, stats, timer, on_new_track)
         self._plates = plates
-        self._tracks: IouTracker[int] = IouTracker("plate", config)
-        self._states: dict[int, TrackMatch] = {}
-        self.stats = stats
-        self._timer = timer
-        self._on_new_track = on_new_track
         self._plate_model_id = model_id
-
-    def reset(self) -> None:
-        """Forget every track (end of stream, or the next picture is a new scene)."""
-        self._tracks.flush()
-        self._states.clear()
-
-    def _timed(self, stage: str) -> AbstractContextManager[None]:
-        return timed(self._timer, stage)
-
-    def _follow_new(self, tracks: Sequence[Track[int]], index: int) -> None:
-        if any(t.first_frame == index and t.state != "finished" for t in tracks):
-            self._on_new_track()
-
-    @staticmethod
-    def _forget(tracks: Sequence[Track[int]], states: dict[int, TrackMatch]) -> None:
-        for t in tracks:
-            if t.state == "finished":
-                states.pop(t.track_id, None)
 
     def scan(
         self,
