@@ -8,19 +8,49 @@ from __future__ import annotations
 
 import json
 import os
+import secrets
 import signal
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from subprocess import CompletedProcess
 
+import psycopg
 import pytest
 import yaml
 
 from edge.config import RuntimeConfig
 from edge.modelpack import PackManifest, load_manifest
+
+PG_ADMIN_URL = "postgresql://postgres@127.0.0.1:5432/postgres"
+
+
+@pytest.fixture(scope="session")
+def pg_database() -> Iterator[str]:
+    """URL of a fresh PostgreSQL database for this test session (dropped at the end)."""
+    name = "edgewatch_test_" + secrets.token_hex(6)
+    with psycopg.connect(PG_ADMIN_URL, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    try:
+        yield f"postgresql://postgres@127.0.0.1:5432/{name}"
+    finally:
+        with psycopg.connect(PG_ADMIN_URL, autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture(scope="session")
+def pg_schema(pg_database: str) -> Callable[[], str]:
+    """Factory: a URL whose connections see only a new, empty schema."""
+
+    def make() -> str:
+        schema = "t_" + secrets.token_hex(6)
+        with psycopg.connect(pg_database, autocommit=True) as conn:
+            conn.execute(f'CREATE SCHEMA "{schema}"')
+        return f"{pg_database}?options=-csearch_path%3D{schema}"
+
+    return make
 
 
 def _dir_from_env(name: str) -> Path:

@@ -9,14 +9,12 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import io
-import secrets
 import subprocess
 import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
-import psycopg
 import pytest
 
 from edge.cli.init_cmd import init_deployment
@@ -28,29 +26,11 @@ from edge.store.repository import NewEvent, StoredBlob
 from edge.store.sql_repo import SqlRepository
 from edge.store.sqlite_repo import sqlite_repository
 
-PG_ADMIN_URL = "postgresql://postgres@127.0.0.1:5432/postgres"
-
-
-@pytest.fixture(scope="session")
-def pg_database() -> Iterator[str]:
-    """URL of a fresh PostgreSQL database for this test session."""
-    name = "edgewatch_test_" + secrets.token_hex(6)
-    with psycopg.connect(PG_ADMIN_URL, autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
-    try:
-        yield f"postgresql://postgres@127.0.0.1:5432/{name}"
-    finally:
-        with psycopg.connect(PG_ADMIN_URL, autocommit=True) as conn:
-            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-
 
 @pytest.fixture
-def pg_url(pg_database: str) -> str:
+def pg_url(pg_schema: Callable[[], str]) -> str:
     """A URL whose connections see only a fresh schema of the session database."""
-    schema = "t_" + secrets.token_hex(6)
-    with psycopg.connect(pg_database, autocommit=True) as conn:
-        conn.execute(f'CREATE SCHEMA "{schema}"')
-    return f"{pg_database}?options=-csearch_path%3D{schema}"
+    return pg_schema()
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])

@@ -29,12 +29,6 @@ def load_helpers() -> ModuleType:
 helpers = load_helpers()
 
 
-@pytest.fixture(scope="session")
-def web_pg_database() -> Iterator[str]:
-    with helpers.pg_database() as url:
-        yield url
-
-
 @pytest.fixture(
     scope="module", params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)]
 )
@@ -44,6 +38,6 @@ def stack(
     root = tmp_path_factory.mktemp(f"web-{request.param}")
     pg = None
     if request.param == "postgresql":
-        pg = helpers.pg_schema_url(request.getfixturevalue("web_pg_database"))
+        pg = request.getfixturevalue("pg_schema")()
     with helpers.open_stack(root, request.param, pg) as s:
         yield s

@@ -27,14 +27,11 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode, urlsplit
 
-import psycopg
-
 from edge.store.config import DispatchConfig, WebConfig
 from edge.store.postgres_repo import PostgresDatabase
 from edge.store.sqlite_repo import SqliteDatabase
 from edge.store.web.demo import LocalStack, Seeded, seed_sample_evidence
 
-PG_ADMIN_URL = "postgresql://postgres@127.0.0.1:5432/postgres"
 _CSRF = re.compile(r'name="csrf" value="([^"]*)"')
 
 
@@ -215,26 +212,6 @@ class Stack:
             assert r.status == 303, r.text[:500]
             assert c.get("/analytics").status == 200  # picks up the session CSRF token
         return c
-
-
-@contextmanager
-def pg_database() -> Iterator[str]:
-    """A fresh PostgreSQL database, dropped afterwards."""
-    name = "edgewatch_web_" + secrets.token_hex(6)
-    with psycopg.connect(PG_ADMIN_URL, autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
-    try:
-        yield f"postgresql://postgres@127.0.0.1:5432/{name}"
-    finally:
-        with psycopg.connect(PG_ADMIN_URL, autocommit=True) as conn:
-            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-
-
-def pg_schema_url(database_url: str) -> str:
-    schema = "w_" + secrets.token_hex(6)
-    with psycopg.connect(database_url, autocommit=True) as conn:
-        conn.execute(f'CREATE SCHEMA "{schema}"')
-    return f"{database_url}?options=-csearch_path%3D{schema}"
 
 
 @contextmanager
