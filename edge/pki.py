@@ -23,7 +23,10 @@ import datetime as dt
 import hashlib
 import hmac
 import ipaddress
+import logging
 import secrets
+import threading
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
@@ -35,6 +38,8 @@ from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 from edge.errors import ConfigError
 from edge.evidence.signing import write_secret
+
+log = logging.getLogger(__name__)
 
 SPIFFE_PREFIX = "spiffe://edgewatch/"
 PeerKind = Literal["gateway", "user"]
@@ -243,3 +248,48 @@ def token_sha256(token: str) -> str:
 
 def token_matches(token: str, expected_sha256: str) -> bool:
     return hmac.compare_digest(token_sha256(token), expected_sha256)
+
+
+class RevocationList:
+    """The revocation file, re-read when it changes, so revoking a certificate takes
+    effect within ``interval_s`` without restarting the store."""
+
+    def __init__(self, path: Path | None, interval_s: float = 2.0) -> None:
+        self._path = path
+        self._interval = interval_s
+        self._lock = threading.Lock()
+        self._revoked: frozenset[str] = frozenset()
+        self._stamp: tuple[int, int] | None = None
+        self._next_check = 0.0
+
+    def load(self) -> None:
+        """First read at start: a bad file is a config error, as before."""
+        self._revoked = load_revoked(self._path)
+        self._stamp = self._stat()
+        self._next_check = time.monotonic() + self._interval
+
+    def _stat(self) -> tuple[int, int] | None:
+        if self._path is None:
+            return None
+        try:
+            st = self._path.stat()
+        except OSError:
+            return None
+        return (st.st_mtime_ns, st.st_size)
+
+    def current(self) -> frozenset[str]:
+        now = time.monotonic()
+        if self._path is None or now < self._next_check:
+            return self._revoked
+        with self._lock:
+            self._next_check = now + self._interval
+            stamp = self._stat()
+            if stamp != self._stamp:
+                try:
+                    self._revoked = load_revoked(self._path)
+                    self._stamp = stamp
+                    log.warning("revocation list reloaded", extra={"entries": len(self._revoked)})
+                except ConfigError as e:
+                    # keep enforcing the last good list; never fall open
+                    log.error("revocation list unreadable; keeping the previous one: %s", e)
+            return self._revoked

@@ -11,6 +11,7 @@ stored sha256 of active tokens: viewer < reviewer < admin.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Literal, Protocol
 
@@ -101,9 +102,9 @@ def _short(method: str) -> str:
 
 
 class Authenticator:
-    def __init__(self, directory: Directory, revoked: frozenset[str]) -> None:
+    def __init__(self, directory: Directory, revoked: Callable[[], frozenset[str]]) -> None:
         self._directory = directory
-        self._revoked = revoked
+        self._revoked = revoked  # read per call: the list is reloaded when its file changes
 
     def authenticate(self, method: str, cert_pem: bytes | None, token: str | None) -> Principal:
         access = METHOD_ACCESS.get(method)
@@ -115,7 +116,7 @@ class Authenticator:
             raise AccessDeniedError(
                 "unauthenticated", "no client certificate: connect with mutual TLS"
             )
-        if is_revoked(cert_pem, self._revoked):
+        if is_revoked(cert_pem, self._revoked()):
             raise AccessDeniedError("unauthenticated", "client certificate is revoked")
         peer = peer_from_cert(cert_pem)
         if peer is None:

@@ -19,7 +19,7 @@ import grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 
 from edge.errors import ConfigError, StoreError
-from edge.pki import load_revoked
+from edge.pki import RevocationList
 from edge.store.admin_service import AdminService, raw_public_key
 from edge.store.audit import Auditor
 from edge.store.auth import Authenticator, RepoDirectory
@@ -126,7 +126,8 @@ class StoreServer:
     def start(self) -> int:
         """Open storage, start serving; returns the bound port."""
         cfg = self._config
-        revoked = load_revoked(cfg.tls.revoked)
+        revoked = RevocationList(cfg.tls.revoked)
+        revoked.load()
         creds = self._credentials()
         db = build_database(cfg)
         repo = SqlRepository(db)
@@ -160,7 +161,7 @@ class StoreServer:
         repo: SqlRepository,
         blobs: FolderBlobStore,
         auditor: Auditor,
-        revoked: frozenset[str],
+        revoked: RevocationList,
     ) -> grpc.Server:
         cfg = self._config
         faces = CentralFaces(cfg.vision, self._models_dir)
@@ -169,7 +170,7 @@ class StoreServer:
         review = ReviewService(
             repo, blobs, faces, index, auditor, self._clock, cfg.vision.match.face_threshold
         )
-        auth = Authenticator(RepoDirectory(repo.users, repo.gateways), revoked)
+        auth = Authenticator(RepoDirectory(repo.users, repo.gateways), revoked.current)
         limit = cfg.limits.max_message_bytes
         server = grpc.server(
             ThreadPoolExecutor(max_workers=WORKERS, thread_name_prefix="rpc"),
