@@ -227,5 +227,3 @@ def _finish(part: Path, final: Path, entry: ModelEntry, url: str) -> None:
         )
     part.replace(final)
     fsync_dir(final.parent)
-
-
