@@ -50,8 +50,10 @@ Delivery = tuple[MatchEvent, bytes, Mapping[str, bytes]]
 _IMAGE_FORMATS = frozenset({"JPEG", "PNG"})
 #: most events per group commit
 GROUP = 256
-#: most events of one Deliver stream read ahead of their acks (backpressure)
+#: most events, and bytes of evidence, of one Deliver stream read ahead of their acks
+#: (backpressure on the sender; bounds the store's memory per stream)
 IN_FLIGHT = 128
+IN_FLIGHT_BYTES = 64 << 20
 #: how long a gateway's public key is used without asking the repository again
 KEY_TTL_S = 1.0
 
@@ -150,24 +152,32 @@ class IngestService:
         return Receipt(group=self._group, ticket=self._group.submit(checked))
 
     def deliver_stream(
-        self, gateway_id: str, items: Iterable[Delivery | Ack], in_flight: int = IN_FLIGHT
+        self,
+        gateway_id: str,
+        items: Iterable[Delivery | Ack],
+        in_flight: int = IN_FLIGHT,
+        in_flight_bytes: int = IN_FLIGHT_BYTES,
     ) -> Iterator[Ack]:
         """One ack per item, in order (an ``Ack`` item is passed through as it is).
 
         A reader thread checks each event as it arrives and queues it for the group
         commit, so the checks of the next events overlap the commit of earlier ones;
-        at most ``in_flight`` events wait for their ack, which holds back the sender.
+        at most ``in_flight`` events (``in_flight_bytes`` of evidence) wait for their
+        ack, which holds back the sender.
         An exception of ``items`` is raised after the acks of the items before it.
         """
-        waiting: queue.Queue[Receipt | Exception | None] = queue.Queue(maxsize=in_flight)
+        waiting: queue.Queue[tuple[Receipt, int] | Exception | None] = queue.Queue(in_flight)
+        budget = _ByteBudget(in_flight_bytes)
 
         def read() -> None:
             try:
                 for item in items:
                     if isinstance(item, Ack):
-                        waiting.put(Receipt(ack=item))
-                    else:
-                        waiting.put(self.submit(gateway_id, *item))
+                        waiting.put((Receipt(ack=item), 0))
+                        continue
+                    size = sum(len(b) for b in item[2].values())
+                    budget.take(size)
+                    waiting.put((self.submit(gateway_id, *item), size))
             except Exception as e:  # a client cancel, an abort, a malformed stream
                 waiting.put(e)
             finally:
@@ -179,11 +189,16 @@ class IngestService:
             while (got := waiting.get()) is not None:
                 if isinstance(got, Exception):
                     raise got
-                yield got.ack()
+                receipt, size = got
+                try:
+                    ack = receipt.ack()
+                finally:
+                    budget.give(size)
+                yield ack
             finished = True
         finally:
             if not finished:  # the caller went away: settle what was already queued
-                _drain(waiting)
+                _drain(waiting, budget)
 
     def _check(
         self, gateway_id: str, event: MatchEvent, signature: bytes, contents: Mapping[str, bytes]
@@ -327,11 +342,35 @@ class IngestService:
         return HeartbeatResult(now, self._repo.watchlist.version(), last)
 
 
-def _drain(waiting: queue.Queue[Receipt | Exception | None]) -> None:
+class _ByteBudget:
+    """Bytes of one stream's events waiting for their acks; the reader waits above the
+    limit (but always lets one event through, whatever its size)."""
+
+    def __init__(self, limit: int) -> None:
+        self._limit = limit
+        self._used = 0
+        self._cond = threading.Condition()
+
+    def take(self, n: int) -> None:
+        with self._cond:
+            while self._used and self._used + n > self._limit:
+                self._cond.wait()
+            self._used += n
+
+    def give(self, n: int) -> None:
+        with self._cond:
+            self._used -= n
+            self._cond.notify()
+
+
+def _drain(
+    waiting: queue.Queue[tuple[Receipt, int] | Exception | None], budget: _ByteBudget
+) -> None:
     """Settle the receipts of an abandoned stream until its reader has finished."""
     while (got := waiting.get()) is not None:
-        if isinstance(got, Receipt):
+        if isinstance(got, tuple):
             try:
-                got.ack()
+                got[0].ack()
             except Exception:  # nobody is left to tell; the gateway will resend
                 log.warning("commit of an abandoned stream failed", exc_info=True)
+            budget.give(got[1])

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 from collections.abc import Sequence
 from functools import partial
@@ -73,6 +74,12 @@ _INSERTS = (
 )
 
 
+@functools.lru_cache(maxsize=4096)
+def _plate_keys(text: str) -> tuple[str, str]:
+    """(normalised text, skeleton); cached because a watchlisted plate recurs."""
+    return normalise_plate(text), plate_skeleton(text)
+
+
 def _rows_of(
     new: NewEvent, blobs: Sequence[StoredBlob], integrity: str, note: str
 ) -> list[list[tuple[object, ...]]]:
@@ -101,11 +108,11 @@ def _rows_of(
         new.received_at_us,
     )
     subjects = dict.fromkeys([f.subject_id for f in e.faces] + [p.subject_id for p in e.plates])
-    texts = dict.fromkeys(normalise_plate(p.text) for p in e.plates)
+    keys = dict(_plate_keys(p.text) for p in e.plates)
     return [
         [event_row],
         [(e.event_id, s, e.captured_at_us) for s in subjects],
-        [(e.event_id, t, plate_skeleton(t), e.captured_at_us) for t in texts],
+        [(e.event_id, t, skeleton, e.captured_at_us) for t, skeleton in keys.items()],
         [(b.sha256, b.size, b.media_type) for b in blobs],
         [(e.event_id, b.name, b.role, b.sha256) for b in blobs],
     ]

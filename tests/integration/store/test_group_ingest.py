@@ -9,10 +9,16 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable
 from functools import partial
+from pathlib import Path
 
 import grpc
 import pytest
+from cryptography.hazmat.primitives import serialization
 
+from edge.evidence.signing import generate_signing_key
+from edge.store.blobs import FolderBlobStore
+from edge.store.config import Limits
+from edge.store.ingest import Ack, Delivery, IngestService
 from edge.store.linking import classify_link
 from edge.store.loadgen import Deployment, signed_chain
 from edge.store.repository import EventQuery, NewEvent, StoredBlob
@@ -93,3 +99,27 @@ def test_stream_that_breaks_mid_way_gets_acks_for_what_came_before(store: Deploy
             got.append(ack.status)
     assert refused.value.code() == grpc.StatusCode.INVALID_ARGUMENT
     assert got == ["stored", "stored"]
+
+
+def test_stream_with_a_small_byte_budget_still_delivers_everything_in_order(
+    repo: SqlRepository, tmp_path: Path
+) -> None:
+    key = generate_signing_key()
+    raw = key.public_key().public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
+    repo.gateways.register_gateway("gw-1", raw, None, 1)
+    blobs = FolderBlobStore(tmp_path / "blobs")
+    blobs.open()
+    ingest = IngestService(repo, blobs, Limits())
+    chain = signed_chain(key, "gw-1", 6, scene_bytes=30_000)
+    refused = Ack("x-1", "rejected", None, "malformed event: test", 0)
+    items: list[Delivery | Ack] = [(s.event, s.signature, s.blobs) for s in chain]
+    items.insert(2, refused)
+    # each event is bigger than half the budget: one waits for its ack at a time
+    acks = list(ingest.deliver_stream("gw-1", items, in_flight=4, in_flight_bytes=40_000))
+    blobs.close()
+    assert [a.event_id for a in acks] == [
+        *(s.event.event_id for s in chain[:2]),
+        "x-1",
+        *(s.event.event_id for s in chain[2:]),
+    ]
+    assert [a.status for a in acks] == ["stored"] * 2 + ["rejected"] + ["stored"] * 4
