@@ -1,18 +1,22 @@
 """Central store benchmark: ingest over gRPC+mTLS, search latency, face search latency.
 
-Ingest: a real `edgewatch store serve` process (made by `edgewatch init`) receives
-signed, chained events with ~50 KB of JPEG evidence each from 1 and 8 concurrent
-gateways (one mTLS stream each); an ack means blobs fsynced + database committed. The
-baseline, measured in the same run on the same database and disk, is the raw rate of
-committing one 50 KB row per transaction (what "just insert it" costs); the ratio is
-ingest / raw.
+Ingest (load generation in bench/ingest_load.py): a real `edgewatch store serve`
+process (made by `edgewatch init`) receives signed, chained events with ~50 KB of JPEG
+evidence each from 1 and 8 concurrent gateways (one mTLS stream each); an ack means
+blobs fdatasync'ed + database committed. Two baselines run in the same rounds on the
+same machine: "raw" commits one 50 KB row per durable transaction on the same database
+and disk (what "just insert it" costs; ratio = ingest / raw), and "echo" is a gRPC
+server with the store's mTLS setup that acks every message unread (what the Python
+gRPC transport alone allows on this machine; of_echo = ingest / echo).
 
 Search: p50/p99 of reviewer searches (plate with confusables, subject, camera + time
 window, gateway + pending, newest page) at 100k events (1M with --full), through the
-repository. Face search: p99 of a top-50 cosine search over 100k 128-d templates.
+repository, after a bulk load through ``import_events``. Face search: p99 of a top-50
+cosine search over 100k 128-d templates.
 
-    .venv/bin/python bench/ingest.py --quick     # < 5 minutes
+    .venv/bin/python bench/ingest.py --quick     # < 10 minutes
     .venv/bin/python bench/ingest.py --full      # adds 1M events
+    .venv/bin/python bench/ingest.py --search-only --search-sizes 1000000 --backends sqlite
 
 The last stdout line is one JSON object with the results.
 """
@@ -28,16 +32,13 @@ import random
 import secrets
 import sqlite3
 import statistics
-import subprocess
 import sys
 import tempfile
-import threading
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
-import grpc
 import numpy as np
 import psycopg
 
@@ -51,7 +52,7 @@ from edge.evidence.model import (
     canonical_bytes,
     event_hash,
 )
-from edge.store.loadgen import Deployment, client_credentials, signed_chain
+from edge.store.loadgen import Deployment
 from edge.store.plates import normalise_plate
 from edge.store.postgres_repo import postgres_repository
 from edge.store.repository import EventQuery, NewEvent, StoredBlob
@@ -59,7 +60,18 @@ from edge.store.sql_repo import SqlRepository
 from edge.store.sqlite_repo import sqlite_repository
 from edge.vision.types import FaceEmbedding
 from edge.watchlist.gallery import FaceGallery
-from edge.wire.v1 import ingest_pb2
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from ingest_load import (
+    EVIDENCE_BYTES,
+    Heads,
+    delivery_rate,
+    echo_process,
+    encoded_chain,
+    raw_rate_pg,
+    raw_rate_sqlite,
+    store_process,
+)
 
 PG_ADMIN = "postgresql://postgres@127.0.0.1:5432/postgres"
 PROVINCES = "京津沪渝冀晋蒙辽吉黑苏浙皖闽赣鲁豫鄂湘粤桂琼川贵云藏陕甘青宁新"
@@ -86,102 +98,6 @@ def pg_database() -> Iterator[str]:
 # --- ingest ---------------------------------------------------------------------------
 
 
-@contextlib.contextmanager
-def store_process(dep: Deployment) -> Iterator[subprocess.Popen[str]]:
-    cmd = [sys.executable, "-m", "edge", "store", "serve", "--config", str(dep.path("store.yaml"))]
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
-    try:
-        assert proc.stdout is not None
-        if "serving" not in proc.stdout.readline():
-            raise RuntimeError("store did not start")
-        yield proc
-    finally:
-        proc.terminate()
-        proc.wait(60)
-
-
-#: per gateway number: (next sequence, hash of the last event) so runs continue the chain
-Heads = dict[int, tuple[int, str]]
-
-
-def _encoded_chain(dep: Deployment, g: int, n: int, heads: Heads) -> list[bytes]:
-    """``n`` more signed events of gateway ``g``, encoded as DeliverRequest messages."""
-    seq, prev = heads[g]
-    chain = signed_chain(
-        dep.signing_key(g), f"gw-{g}", n, start=seq, prev_hash=prev, scene_bytes=50_000
-    )
-    heads[g] = (seq + n, event_hash(chain[-1].event))
-    return [s.to_proto().SerializeToString() for s in chain]
-
-
-def _deliver_encoded(dep: Deployment, g: int, requests: list[bytes]) -> int:
-    """Send pre-encoded requests on one mTLS stream as gateway ``g``; count STORED acks.
-
-    The messages are encoded before the clock starts and sent as bytes: a real
-    gateway encodes on its own CPU, and here the load generator shares the store's
-    two cores, so every microsecond it spends is taken from the store.
-    """
-    creds = client_credentials(dep.path("ca.pem"), dep.path(f"gw-{g}.pem"), dep.path(f"gw-{g}.key"))
-    options = [("grpc.max_send_message_length", 256 << 20)]
-    with grpc.secure_channel(dep.address, creds, options=options) as channel:
-        deliver = channel.stream_stream(
-            "/edge.v1.Ingest/Deliver",
-            request_serializer=None,
-            response_deserializer=ingest_pb2.DeliverAck.FromString,
-        )
-        acks = deliver(iter(requests), timeout=600)
-        return sum(a.status == ingest_pb2.ACK_STATUS_STORED for a in acks)
-
-
-def ingest_rate(dep: Deployment, gateways: int, per_gateway: int, heads: Heads) -> float:
-    """Events per second acked (durably stored) over ``gateways`` concurrent streams."""
-    encoded = {g: _encoded_chain(dep, g, per_gateway, heads) for g in range(1, gateways + 1)}
-    stored = [0] * (gateways + 1)
-
-    def run(g: int) -> None:
-        stored[g] = _deliver_encoded(dep, g, encoded[g])
-
-    threads = [threading.Thread(target=run, args=(g,)) for g in encoded]
-    t0 = time.perf_counter()
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    elapsed = time.perf_counter() - t0
-    if sum(stored) != gateways * per_gateway:
-        raise RuntimeError(f"only {sum(stored)} of {gateways * per_gateway} events stored")
-    return sum(stored) / elapsed
-
-
-def raw_rate_sqlite(path: Path, n: int) -> float:
-    """One 50 KB row per durable commit (WAL, synchronous=FULL), same disk."""
-    conn = sqlite3.connect(str(path), isolation_level=None)
-    conn.execute("PRAGMA journal_mode = WAL")
-    conn.execute("PRAGMA synchronous = FULL")
-    conn.execute("CREATE TABLE IF NOT EXISTS raw (id TEXT PRIMARY KEY, data BLOB)")
-    payload = os.urandom(50_000)
-    t0 = time.perf_counter()
-    for _ in range(n):
-        conn.execute("BEGIN")
-        conn.execute("INSERT INTO raw VALUES (?, ?)", (secrets.token_hex(16), payload))
-        conn.execute("COMMIT")
-    rate = n / (time.perf_counter() - t0)
-    conn.close()
-    return rate
-
-
-def raw_rate_pg(url: str, n: int) -> float:
-    payload = os.urandom(50_000)
-    with psycopg.connect(url) as conn:
-        conn.execute("CREATE TABLE IF NOT EXISTS raw (id TEXT PRIMARY KEY, data BYTEA)")
-        conn.commit()
-        t0 = time.perf_counter()
-        for _ in range(n):
-            conn.execute("INSERT INTO raw VALUES (%s, %s)", (secrets.token_hex(16), payload))
-            conn.commit()
-        return n / (time.perf_counter() - t0)
-
-
 def _spread(values: list[float]) -> dict[str, float]:
     return {
         "median": round(statistics.median(values), 1),
@@ -190,35 +106,48 @@ def _spread(values: list[float]) -> dict[str, float]:
     }
 
 
-def bench_ingest(backend: str, quick: bool, work: Path) -> dict[str, Any]:
-    """Rounds of (raw, 1 gateway, 8 gateways), interleaved so load noise hits all three."""
-    n1, n8, rounds = (100, 25, 3) if quick else (500, 120, 5)
-    raw: list[float] = []
-    one: list[float] = []
-    eight: list[float] = []
+def bench_ingest(backend: str, sizes: tuple[int, int, int], work: Path) -> dict[str, Any]:
+    """Rounds of (raw, echo and store with 1 and 8 gateways), interleaved so load noise
+    from other jobs on the machine hits all of them."""
+    n1, n8, rounds = sizes
+    rates: dict[str, list[float]] = {k: [] for k in ("raw", "echo1", "one", "echo8", "eight")}
     with contextlib.ExitStack() as stack:
         url = stack.enter_context(pg_database()) if backend == "postgresql" else None
         root = work / f"ingest-{backend}"
         address, _ = init_deployment(root, gateways=8, database_url=url)
         dep = Deployment(root, address)
         heads: Heads = dict.fromkeys(range(1, 9), (1, GENESIS_HASH))
-        with store_process(dep):
-            ingest_rate(dep, 1, 10, heads)  # warm-up: connections, caches
-            for _ in range(rounds):
-                raw.append(raw_rate_pg(url, n1) if url else raw_rate_sqlite(root / "raw.db", n1))
-                one.append(ingest_rate(dep, 1, n1, heads))
-                eight.append(ingest_rate(dep, 8, n8, heads))
-    ratio1 = [o / r for o, r in zip(one, raw, strict=True)]
-    ratio8 = [e / r for e, r in zip(eight, raw, strict=True)]
+        _, store = stack.enter_context(store_process(dep))
+        _, echo = stack.enter_context(echo_process(dep))
+        warm = {1: encoded_chain(dep, 1, 20, heads)}
+        delivery_rate(dep, store, warm)  # connections, caches
+        delivery_rate(dep, echo, warm)
+        for _ in range(rounds):
+            one = {1: encoded_chain(dep, 1, n1, heads)}
+            eight = {g: encoded_chain(dep, g, n8, heads) for g in range(1, 9)}
+            raw = raw_rate_pg(url, 200) if url else raw_rate_sqlite(root / "raw.db", 200)
+            rates["raw"].append(raw)
+            rates["echo1"].append(delivery_rate(dep, echo, one))
+            rates["one"].append(delivery_rate(dep, store, one))
+            rates["echo8"].append(delivery_rate(dep, echo, eight))
+            rates["eight"].append(delivery_rate(dep, store, eight))
+
+    def ratio(a: str, b: str) -> float:
+        return round(statistics.median(x / y for x, y in zip(rates[a], rates[b], strict=True)), 3)
+
     return {
-        "events_per_s_1_gateway": _spread(one),
-        "events_per_s_8_gateways": _spread(eight),
-        "raw_commits_per_s": _spread(raw),
-        "ratio_1_gateway": round(statistics.median(ratio1), 3),
-        "ratio_8_gateways": round(statistics.median(ratio8), 3),
+        "events_per_s_1_gateway": _spread(rates["one"]),
+        "events_per_s_8_gateways": _spread(rates["eight"]),
+        "raw_commits_per_s": _spread(rates["raw"]),
+        "echo_per_s_1_stream": _spread(rates["echo1"]),
+        "echo_per_s_8_streams": _spread(rates["echo8"]),
+        "ratio_1_gateway": ratio("one", "raw"),
+        "ratio_8_gateways": ratio("eight", "raw"),
+        "of_echo_1_gateway": ratio("one", "echo1"),
+        "of_echo_8_gateways": ratio("eight", "echo8"),
         "rounds": rounds,
         "events": rounds * (n1 + 8 * n8),
-        "evidence_bytes_per_event": 50_000,
+        "evidence_bytes_per_event": EVIDENCE_BYTES,
     }
 
 
@@ -356,22 +285,29 @@ def bench_face_search(templates: int, reps: int = 300) -> dict[str, Any]:
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     mode = ap.add_mutually_exclusive_group()
-    mode.add_argument("--quick", action="store_true", help="small runs, < 5 minutes")
+    mode.add_argument("--quick", action="store_true", help="small runs, < 10 minutes")
     mode.add_argument("--full", action="store_true", help="also search at 1M events")
     ap.add_argument("--backends", default="sqlite,postgresql")
+    ap.add_argument("--search-only", action="store_true", help="skip the ingest part")
+    ap.add_argument(
+        "--search-sizes", help="event counts for search, e.g. 1000000 (default by mode)"
+    )
     args = ap.parse_args()
     backends = args.backends.split(",")
     results: dict[str, Any] = {"mode": "full" if args.full else "quick", "cpus": os.cpu_count()}
     with tempfile.TemporaryDirectory(prefix="edgewatch-bench-") as tmp:
         work = Path(tmp)
-        for b in backends:
-            results[f"ingest_{b}"] = bench_ingest(b, not args.full, work)
+        for b in [] if args.search_only else backends:
+            sizes = (3000, 375, 5) if args.full else (1000, 125, 3)
+            results[f"ingest_{b}"] = bench_ingest(b, sizes, work)
             print(f"ingest {b}: {results[f'ingest_{b}']}", flush=True)
-        sizes = [100_000, 1_000_000] if args.full else [100_000]
+        counts = [100_000, 1_000_000] if args.full else [100_000]
+        if args.search_sizes:
+            counts = [int(n) for n in args.search_sizes.split(",")]
         for b in backends:
-            for n in sizes:
+            for n in counts:
                 key = f"search_{b}_{n // 1000}k"
-                results[key] = bench_search(b, n, work, reps=40 if args.full else 20)
+                results[key] = bench_search(b, n, work, reps=40 if n >= 1_000_000 else 20)
                 print(f"{key}: {results[key]}", flush=True)
     results["face_search_100k"] = bench_face_search(100_000)
     if args.full:
