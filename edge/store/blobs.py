@@ -361,19 +361,22 @@ class FolderBlobStore:
         return self._locate(sha256) is not None or self._legacy_path(sha256).is_file()
 
     def delete(self, sha256: str) -> None:
-        """Forget and erase a blob (zeros over its bytes); a pack left empty is removed."""
+        """Erase a blob (zeros over its bytes, first: a crash never brings it back) and
+        forget it; a pack with no live record left is removed."""
         _check_name(sha256)
         self._legacy_path(sha256).unlink(missing_ok=True)
+        raw = bytes.fromhex(sha256)
         with self._write_lock, self._index_lock:
             db = self._db()
             row = db.execute(
-                "SELECT pack, offset, length FROM blobs WHERE sha256 = ?", (bytes.fromhex(sha256),)
+                "SELECT pack, offset, length FROM blobs WHERE sha256 = ?", (raw,)
             ).fetchone()
             if row is None:
                 return
-            pack, offset, length = int(row[0]), int(row[1]), int(row[2])
+            pack = int(row[0])
+            self._erase(pack, int(row[1]), int(row[2]))
             db.execute("BEGIN")
-            db.execute("DELETE FROM blobs WHERE sha256 = ?", (bytes.fromhex(sha256),))
+            db.execute("DELETE FROM blobs WHERE sha256 = ?", (raw,))
             db.execute("UPDATE packs SET live = live - 1 WHERE id = ?", (pack,))
             live = db.execute("SELECT live FROM packs WHERE id = ?", (pack,)).fetchone()
             empty = live is not None and int(live[0]) <= 0 and pack != self._pack_id
@@ -382,8 +385,6 @@ class FolderBlobStore:
             db.execute("COMMIT")
             if empty:
                 self._pack_path(pack).unlink(missing_ok=True)
-            else:
-                self._erase(pack, offset, length)
 
     def _erase(self, pack: int, offset: int, length: int) -> None:
         fd = os.open(self._pack_path(pack), os.O_WRONLY)

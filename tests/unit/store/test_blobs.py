@@ -145,3 +145,20 @@ def test_one_file_layout_is_still_read_and_deleted(tmp_path: Path) -> None:
     s.delete(h)
     assert not s.exists(h)
     s.close()
+
+
+def test_a_rebuilt_index_does_not_bring_deleted_blobs_back(tmp_path: Path) -> None:
+    root = tmp_path / "b"
+    s = FolderBlobStore(root)
+    s.open()
+    gone, kept = os.urandom(3000), os.urandom(2000)
+    s.put_many([(sha(gone), gone), (sha(kept), kept)])
+    s.delete(sha(gone))
+    s.close()
+    for p in root.glob("index.sqlite*"):  # the index is lost: rebuilt from the packs
+        p.unlink()
+    again = FolderBlobStore(root)
+    again.open()
+    assert not again.exists(sha(gone))
+    assert again.get(sha(kept)) == kept
+    again.close()
