@@ -222,8 +222,10 @@ def open_stack(
     models_dir: Path | None = None,
     **web: Any,
 ) -> Iterator[Stack]:
-    key = secrets.token_bytes(32)
-    (root / "dispatch.key").write_bytes(key)
+    # a text key, as `openssl rand -hex 32` writes it (raw random bytes could end in
+    # a newline, which the loader strips)
+    key = secrets.token_hex(32).encode()
+    (root / "dispatch.key").write_bytes(key + b"\n")
     receiver = Receiver(key)
     receiver.start()
     dispatch = DispatchConfig(
