@@ -286,7 +286,6 @@ class Uplink:
             if not reply.changes:
                 if reply.version != self._watchlist.version:
                     return False  # versions moved without changes we can apply
-                self.stats.delta_syncs += 1
                 self.synced.set()
                 check_face_model(reply.face_model_status, reply.message)
                 return True
@@ -302,4 +301,6 @@ class Uplink:
         changes = changes_from_proto(reply)
         current = self._watchlist.snapshot()
         model = reply.face_model_id or None
-        self._watchlist.install(apply_changes(current, changes, reply.version, model))
+        updated = apply_changes(current, changes, reply.version, model)
+        self.stats.delta_syncs += 1  # before install: readers of the new list see it counted
+        self._watchlist.install(updated)
