@@ -39,6 +39,7 @@ from pathlib import Path
 from typing import Protocol
 
 from edge.errors import EvidenceError, NotFoundError, StoreError
+from edge.fsutil import fsync_dir
 
 log = logging.getLogger(__name__)
 
@@ -85,14 +86,6 @@ class BlobStore(Protocol):
 def _check_name(sha256: str) -> None:
     if not _SHA256.match(sha256):
         raise EvidenceError(f"blob id {sha256[:80]!r} is not 64 lowercase hex characters")
-
-
-def _fsync_path(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 def _write_all(fd: int, parts: Sequence[bytes]) -> None:
@@ -316,7 +309,7 @@ class FolderBlobStore:
             _write_all(fd, parts)
             os.fdatasync(fd)
             if new_file:  # the pack's folder entry must survive a power cut too
-                _fsync_path(self._packs)
+                fsync_dir(self._packs)
         except OSError as e:
             os.ftruncate(fd, self._pack_end)  # nothing of this batch is acknowledged
             os.lseek(fd, self._pack_end, os.SEEK_SET)
