@@ -106,31 +106,33 @@ def _spread(values: list[float]) -> dict[str, float]:
     }
 
 
-def bench_ingest(backend: str, sizes: tuple[int, int, int], work: Path) -> dict[str, Any]:
+def bench_ingest(
+    backend: str, sizes: tuple[int, int, int], work: Path, batch: int
+) -> dict[str, Any]:
     """Rounds of (raw, echo and store with 1 and 8 gateways), interleaved so load noise
     from other jobs on the machine hits all of them."""
     n1, n8, rounds = sizes
     rates: dict[str, list[float]] = {k: [] for k in ("raw", "echo1", "one", "echo8", "eight")}
     with contextlib.ExitStack() as stack:
         url = stack.enter_context(pg_database()) if backend == "postgresql" else None
-        root = work / f"ingest-{backend}"
+        root = work / f"ingest-{backend}-{batch}"
         address, _ = init_deployment(root, gateways=8, database_url=url)
         dep = Deployment(root, address)
         heads: Heads = dict.fromkeys(range(1, 9), (1, GENESIS_HASH))
         _, store = stack.enter_context(store_process(dep))
         _, echo = stack.enter_context(echo_process(dep))
-        warm = {1: encoded_chain(dep, 1, 20, heads)}
-        delivery_rate(dep, store, warm)  # connections, caches
-        delivery_rate(dep, echo, warm)
+        warm = {1: encoded_chain(dep, 1, 64, heads, batch)}
+        delivery_rate(dep, store, warm, 64)  # connections, caches
+        delivery_rate(dep, echo, warm, 64)
         for _ in range(rounds):
-            one = {1: encoded_chain(dep, 1, n1, heads)}
-            eight = {g: encoded_chain(dep, g, n8, heads) for g in range(1, 9)}
+            one = {1: encoded_chain(dep, 1, n1, heads, batch)}
+            eight = {g: encoded_chain(dep, g, n8, heads, batch) for g in range(1, 9)}
             raw = raw_rate_pg(url, 200) if url else raw_rate_sqlite(root / "raw.db", 200)
             rates["raw"].append(raw)
-            rates["echo1"].append(delivery_rate(dep, echo, one))
-            rates["one"].append(delivery_rate(dep, store, one))
-            rates["echo8"].append(delivery_rate(dep, echo, eight))
-            rates["eight"].append(delivery_rate(dep, store, eight))
+            rates["echo1"].append(delivery_rate(dep, echo, one, n1))
+            rates["one"].append(delivery_rate(dep, store, one, n1))
+            rates["echo8"].append(delivery_rate(dep, echo, eight, 8 * n8))
+            rates["eight"].append(delivery_rate(dep, store, eight, 8 * n8))
 
     def ratio(a: str, b: str) -> float:
         return round(statistics.median(x / y for x, y in zip(rates[a], rates[b], strict=True)), 3)
@@ -148,6 +150,7 @@ def bench_ingest(backend: str, sizes: tuple[int, int, int], work: Path) -> dict[
         "rounds": rounds,
         "events": rounds * (n1 + 8 * n8),
         "evidence_bytes_per_event": EVIDENCE_BYTES,
+        "events_per_request": batch,
     }
 
 
@@ -291,6 +294,11 @@ def main() -> int:
     ap.add_argument("--backends", default="sqlite,postgresql")
     ap.add_argument("--search-only", action="store_true", help="skip the ingest part")
     ap.add_argument(
+        "--batch",
+        default="32",
+        help="events per Deliver request, comma-separated for several runs (gateway: 32)",
+    )
+    ap.add_argument(
         "--search-sizes", help="event counts for search, e.g. 1000000 (default by mode)"
     )
     args = ap.parse_args()
@@ -298,10 +306,12 @@ def main() -> int:
     results: dict[str, Any] = {"mode": "full" if args.full else "quick", "cpus": os.cpu_count()}
     with tempfile.TemporaryDirectory(prefix="edgewatch-bench-") as tmp:
         work = Path(tmp)
+        sizes = (4096, 512, 5) if args.full else (2048, 256, 3)
         for b in [] if args.search_only else backends:
-            sizes = (3000, 375, 5) if args.full else (1000, 125, 3)
-            results[f"ingest_{b}"] = bench_ingest(b, sizes, work)
-            print(f"ingest {b}: {results[f'ingest_{b}']}", flush=True)
+            for batch in (int(x) for x in args.batch.split(",")):
+                key = f"ingest_{b}_batch{batch}"
+                results[key] = bench_ingest(b, sizes, work, batch)
+                print(f"{key}: {results[key]}", flush=True)
         counts = [100_000, 1_000_000] if args.full else [100_000]
         if args.search_sizes:
             counts = [int(n) for n in args.search_sizes.split(",")]

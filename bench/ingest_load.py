@@ -1,11 +1,13 @@
 """Load generation for bench/ingest.py: gateways, the store process and the baselines.
 
-Three things receive the same pre-encoded DeliverRequest messages over mTLS streams:
+Three things receive the same pre-encoded DeliverRequest messages (several events
+each, as the gateway's uplink batches them) over mTLS streams:
 
 - the store: a real `edgewatch store serve` process made by `edgewatch init`;
 - the **echo** baseline: a gRPC server process with the store's TLS setup whose Deliver
-  answers each message with a fixed ack without looking at it (what the Python gRPC
-  transport alone costs on this machine: the ceiling any Python ingest can reach);
+  parses each request and answers it with fixed acks, storing nothing (what the Python
+  gRPC transport and protobuf parsing alone cost on this machine: the ceiling any
+  Python ingest can reach);
 - the **raw** baseline: one 50 KB row per durable transaction on the same database.
 
 The messages are encoded before the clock starts and sent as bytes: a real gateway
@@ -24,7 +26,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -34,7 +36,7 @@ import psycopg
 from edge.config import load_model
 from edge.evidence.model import event_hash
 from edge.store.config import StoreConfig
-from edge.store.loadgen import Deployment, client_credentials, signed_chain
+from edge.store.loadgen import Deployment, batched, client_credentials, signed_chain
 from edge.wire.v1 import ingest_pb2
 
 #: per gateway number: (next sequence, hash of the last event) so runs continue the chain
@@ -71,15 +73,18 @@ def echo_process(dep: Deployment) -> contextlib.AbstractContextManager[Server]:
 
 
 def echo_server(store_yaml: Path) -> int:
-    """Serve Ingest/Deliver with the store's mTLS setup, acking every message unread."""
+    """Serve Ingest/Deliver with the store's mTLS setup: parse each request and answer
+    it with one fixed ack per event, storing nothing."""
     cfg = load_model(StoreConfig, store_yaml)
-    ack = ingest_pb2.DeliverAck(
-        event_id="0" * 36, status=ingest_pb2.ACK_STATUS_STORED, sequence=1
-    ).SerializeToString()
+    ack = ingest_pb2.DeliverAck(event_id="0" * 36, status=ingest_pb2.ACK_STATUS_STORED, sequence=1)
+    replies: dict[int, bytes] = {}
 
     def deliver(requests: Iterator[bytes], context: grpc.ServicerContext) -> Iterator[bytes]:
-        for _ in requests:
-            yield ack
+        for raw in requests:
+            n = len(ingest_pb2.DeliverRequest.FromString(raw).events)
+            if n not in replies:
+                replies[n] = ingest_pb2.DeliverReply(acks=[ack] * n).SerializeToString()
+            yield replies[n]
 
     handler = grpc.method_handlers_generic_handler(
         "edge.v1.Ingest", {"Deliver": grpc.stream_stream_rpc_method_handler(deliver)}
@@ -102,14 +107,15 @@ def echo_server(store_yaml: Path) -> int:
     return 0
 
 
-def encoded_chain(dep: Deployment, g: int, n: int, heads: Heads) -> list[bytes]:
-    """``n`` more signed events of gateway ``g`` (~50 KB of JPEG each), encoded."""
+def encoded_chain(dep: Deployment, g: int, n: int, heads: Heads, batch: int) -> list[bytes]:
+    """``n`` more signed events of gateway ``g`` (~50 KB of JPEG each), encoded as
+    Deliver requests of ``batch`` events."""
     seq, prev = heads[g]
     chain = signed_chain(
         dep.signing_key(g), f"gw-{g}", n, start=seq, prev_hash=prev, scene_bytes=EVIDENCE_BYTES
     )
     heads[g] = (seq + n, event_hash(chain[-1].event))
-    return [s.to_proto().SerializeToString() for s in chain]
+    return [r.SerializeToString() for r in batched(chain, batch)]
 
 
 def _deliver(dep: Deployment, address: str, g: int, requests: Sequence[bytes]) -> int:
@@ -120,13 +126,15 @@ def _deliver(dep: Deployment, address: str, g: int, requests: Sequence[bytes]) -
         deliver = channel.stream_stream(
             "/edge.v1.Ingest/Deliver",
             request_serializer=None,
-            response_deserializer=ingest_pb2.DeliverAck.FromString,
+            response_deserializer=ingest_pb2.DeliverReply.FromString,
         )
-        acks = deliver(iter(requests), timeout=600)
-        return sum(a.status == ingest_pb2.ACK_STATUS_STORED for a in acks)
+        replies = deliver(iter(requests), timeout=600)
+        return sum(a.status == ingest_pb2.ACK_STATUS_STORED for r in replies for a in r.acks)
 
 
-def delivery_rate(dep: Deployment, address: str, streams: dict[int, Sequence[bytes]]) -> float:
+def delivery_rate(
+    dep: Deployment, address: str, streams: Mapping[int, Sequence[bytes]], events: int
+) -> float:
     """Acked (STORED) events per second over one concurrent stream per gateway."""
     stored = dict.fromkeys(streams, 0)
 
@@ -140,10 +148,9 @@ def delivery_rate(dep: Deployment, address: str, streams: dict[int, Sequence[byt
     for t in threads:
         t.join()
     elapsed = time.perf_counter() - t0
-    sent = sum(len(s) for s in streams.values())
-    if sum(stored.values()) != sent:
-        raise RuntimeError(f"only {sum(stored.values())} of {sent} events stored")
-    return sent / elapsed
+    if sum(stored.values()) != events:
+        raise RuntimeError(f"only {sum(stored.values())} of {events} events stored")
+    return events / elapsed
 
 
 def raw_rate_sqlite(path: Path, n: int) -> float:

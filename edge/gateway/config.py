@@ -124,7 +124,16 @@ class OutboxConfig(StrictModel):
 class UplinkConfig(StrictModel):
     backoff_initial_s: float = Field(default=0.5, gt=0.0, le=60.0)
     backoff_max_s: float = Field(default=30.0, gt=0.0, le=3600.0)
-    max_in_flight: int = Field(default=32, ge=1, le=1024, description="unacked events")
+    max_in_flight: int = Field(default=64, ge=1, le=1024, description="unacked events")
+    batch_events: int = Field(
+        default=32,
+        ge=1,
+        le=256,
+        description="most events per Deliver request (the store's limit defaults to 256)",
+    )
+    batch_bytes: int = Field(
+        default=4 << 20, ge=64 << 10, le=128 << 20, description="most bytes per Deliver request"
+    )
     heartbeat_interval_s: float = Field(default=15.0, ge=1.0, le=3600.0)
     watchlist_sync_interval_s: float = Field(default=60.0, ge=1.0, le=86400.0)
     max_message_bytes: int = Field(
@@ -135,6 +144,11 @@ class UplinkConfig(StrictModel):
     def _order(self) -> UplinkConfig:
         if self.backoff_max_s < self.backoff_initial_s:
             raise ValueError("backoff_max_s must be >= backoff_initial_s")
+        if self.batch_bytes >= self.max_message_bytes:
+            raise ValueError(
+                f"batch_bytes ({self.batch_bytes}) must be below max_message_bytes "
+                f"({self.max_message_bytes}): a request also carries framing"
+            )
         return self
 
 

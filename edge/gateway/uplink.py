@@ -17,7 +17,7 @@ from dataclasses import dataclass
 import grpc
 
 from edge.errors import ConfigError, ModelMismatchError, WatchlistError
-from edge.gateway.config import GatewayConfig
+from edge.gateway.config import GatewayConfig, UplinkConfig
 from edge.gateway.local_watchlist import LocalWatchlist
 from edge.gateway.outbox import Outbox
 from edge.health import GatewayHealth
@@ -153,7 +153,7 @@ class Uplink:
                 self._stopping.wait(backoff.next_delay())
 
     def _deliver_session(self, backoff: Backoff) -> None:
-        """One stream: send pending events within the in-flight window, ack as acks come."""
+        """One stream: send pending events within the in-flight window, ack as replies come."""
         assert self._channel is not None
         stub = ingest_pb2_grpc.IngestStub(self._channel)
         window = threading.Semaphore(self._config.uplink.max_in_flight)
@@ -162,9 +162,10 @@ class Uplink:
         self._call = call
         self.stats.reconnects += 1
         try:
-            for ack in call:
-                self._on_ack(ack)
-                window.release()
+            for reply in call:
+                for ack in reply.acks:
+                    self._on_ack(ack)
+                    window.release()
                 backoff.reset()
                 self.stats.connected = True
                 if self._outbox.stats().pending_events == 0:
@@ -177,23 +178,10 @@ class Uplink:
     def _requests(
         self, window: threading.Semaphore, done: threading.Event
     ) -> Iterator[ingest_pb2.DeliverRequest]:
-        after = 0
-        while not done.is_set() and not self._stopping.is_set():
-            entries = self._outbox.pending(
-                limit=self._config.uplink.max_in_flight, after_sequence=after
-            )
-            if not entries:
-                self._wake.wait(0.5)
-                self._wake.clear()
-                continue
-            for entry in entries:
-                while not window.acquire(timeout=0.5):
-                    if done.is_set() or self._stopping.is_set():
-                        return
-                event = events_pb2.SignedEvent()
-                event.ParseFromString(entry.payload)
-                after = entry.sequence
-                yield ingest_pb2.DeliverRequest(event=event)
+        def ended() -> bool:
+            return done.is_set() or self._stopping.is_set()
+
+        return outbox_requests(self._outbox, self._config.uplink, window, ended, self._wake)
 
     def _on_ack(self, ack: ingest_pb2.DeliverAck) -> None:
         if ack.status in (ingest_pb2.ACK_STATUS_STORED, ingest_pb2.ACK_STATUS_DUPLICATE):
@@ -304,3 +292,50 @@ class Uplink:
         updated = apply_changes(current, changes, reply.version, model)
         self.stats.delta_syncs += 1  # before install: readers of the new list see it counted
         self._watchlist.install(updated)
+
+
+def outbox_requests(
+    outbox: Outbox,
+    cfg: UplinkConfig,
+    window: threading.Semaphore,
+    ended: Callable[[], bool],
+    wake: threading.Event,
+) -> Iterator[ingest_pb2.DeliverRequest]:
+    """The outbox's pending events in order, batched into Deliver requests.
+
+    A request holds what is pending (up to ``batch_events`` / ``batch_bytes``) and goes
+    out as soon as the in-flight ``window`` (one slot per event, released per ack) is
+    full, so batching never holds an event back. Ends when ``ended()`` turns true.
+    """
+    after = 0
+    while not ended():
+        entries = outbox.pending(limit=cfg.max_in_flight, after_sequence=after)
+        if not entries:
+            wake.wait(0.5)
+            wake.clear()
+            continue
+        batch: list[events_pb2.SignedEvent] = []
+        size = 0
+        for entry in entries:
+            got = window.acquire(blocking=False)
+            full = len(batch) >= cfg.batch_events or size + len(entry.payload) > cfg.batch_bytes
+            if batch and (full or not got):
+                yield ingest_pb2.DeliverRequest(events=batch)
+                batch, size = [], 0
+            if not got and not _acquire(window, ended):
+                return
+            event = events_pb2.SignedEvent()
+            event.ParseFromString(entry.payload)
+            batch.append(event)
+            size += len(entry.payload)
+            after = entry.sequence
+        if batch:
+            yield ingest_pb2.DeliverRequest(events=batch)
+
+
+def _acquire(window: threading.Semaphore, ended: Callable[[], bool]) -> bool:
+    """A slot of the in-flight window; False when delivery ends first."""
+    while not window.acquire(timeout=0.5):
+        if ended():
+            return False
+    return True

@@ -96,6 +96,9 @@ class GatewayEntry(StrictModel):
 
 class Limits(StrictModel):
     max_message_bytes: int = Field(default=32 << 20, ge=1 << 20, le=256 << 20)
+    max_events_per_message: int = Field(
+        default=256, ge=1, le=4096, description="events in one Deliver request (a batch)"
+    )
     max_blobs_per_event: int = Field(default=16, ge=1, le=64)
     max_blob_bytes: int = Field(default=8 << 20, ge=64 << 10, le=64 << 20)
     max_image_pixels: int = Field(default=50_000_000, ge=1_000_000)

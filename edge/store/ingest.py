@@ -154,30 +154,33 @@ class IngestService:
     def deliver_stream(
         self,
         gateway_id: str,
-        items: Iterable[Delivery | Ack],
+        batches: Iterable[Sequence[Delivery | Ack]],
         in_flight: int = IN_FLIGHT,
         in_flight_bytes: int = IN_FLIGHT_BYTES,
-    ) -> Iterator[Ack]:
-        """One ack per item, in order (an ``Ack`` item is passed through as it is).
+    ) -> Iterator[list[Ack]]:
+        """One list of acks per batch, in order (an ``Ack`` item is passed through).
 
-        A reader thread checks each event as it arrives and queues it for the group
-        commit, so the checks of the next events overlap the commit of earlier ones;
-        at most ``in_flight`` events (``in_flight_bytes`` of evidence) wait for their
-        ack, which holds back the sender.
-        An exception of ``items`` is raised after the acks of the items before it.
+        A reader thread checks each batch as it arrives and queues its events for the
+        group commit, so the checks of the next batch overlap the commit of earlier
+        ones; at most ``in_flight`` events (``in_flight_bytes`` of evidence) wait for
+        their acks, which holds back the sender (a larger batch still goes alone).
+        An exception of ``batches`` is raised after the acks of the batches before it.
         """
-        waiting: queue.Queue[tuple[Receipt, int] | Exception | None] = queue.Queue(in_flight)
-        budget = _ByteBudget(in_flight_bytes)
+        waiting: queue.Queue[_Pending | Exception | None] = queue.Queue()
+        budget = _Budget(in_flight, in_flight_bytes)
 
         def read() -> None:
             try:
-                for item in items:
-                    if isinstance(item, Ack):
-                        waiting.put((Receipt(ack=item), 0))
-                        continue
-                    size = sum(len(b) for b in item[2].values())
-                    budget.take(size)
-                    waiting.put((self.submit(gateway_id, *item), size))
+                for batch in batches:
+                    size = sum(
+                        len(b) for i in batch if not isinstance(i, Ack) for b in i[2].values()
+                    )
+                    budget.take(len(batch), size)
+                    receipts = [
+                        Receipt(ack=i) if isinstance(i, Ack) else self.submit(gateway_id, *i)
+                        for i in batch
+                    ]
+                    waiting.put(_Pending(receipts, size))
             except Exception as e:  # a client cancel, an abort, a malformed stream
                 waiting.put(e)
             finally:
@@ -189,12 +192,11 @@ class IngestService:
             while (got := waiting.get()) is not None:
                 if isinstance(got, Exception):
                     raise got
-                receipt, size = got
                 try:
-                    ack = receipt.ack()
+                    acks = [r.ack() for r in got.receipts]
                 finally:
-                    budget.give(size)
-                yield ack
+                    budget.give(len(got.receipts), got.size)
+                yield acks
             finished = True
         finally:
             if not finished:  # the caller went away: settle what was already queued
@@ -342,35 +344,47 @@ class IngestService:
         return HeartbeatResult(now, self._repo.watchlist.version(), last)
 
 
-class _ByteBudget:
-    """Bytes of one stream's events waiting for their acks; the reader waits above the
-    limit (but always lets one event through, whatever its size)."""
+@dataclass(frozen=True, slots=True)
+class _Pending:
+    """One delivered batch waiting for its acks, and the evidence bytes it holds."""
 
-    def __init__(self, limit: int) -> None:
-        self._limit = limit
-        self._used = 0
+    receipts: list[Receipt]
+    size: int
+
+
+class _Budget:
+    """Events and bytes of one stream waiting for their acks; the reader waits above
+    either limit (but always lets one batch through, whatever its size)."""
+
+    def __init__(self, events: int, size: int) -> None:
+        self._limits = (events, size)
+        self._events = 0
+        self._size = 0
         self._cond = threading.Condition()
 
-    def take(self, n: int) -> None:
+    def take(self, events: int, size: int) -> None:
         with self._cond:
-            while self._used and self._used + n > self._limit:
+            while self._events and (
+                self._events + events > self._limits[0] or self._size + size > self._limits[1]
+            ):
                 self._cond.wait()
-            self._used += n
+            self._events += events
+            self._size += size
 
-    def give(self, n: int) -> None:
+    def give(self, events: int, size: int) -> None:
         with self._cond:
-            self._used -= n
+            self._events -= events
+            self._size -= size
             self._cond.notify()
 
 
-def _drain(
-    waiting: queue.Queue[tuple[Receipt, int] | Exception | None], budget: _ByteBudget
-) -> None:
+def _drain(waiting: queue.Queue[_Pending | Exception | None], budget: _Budget) -> None:
     """Settle the receipts of an abandoned stream until its reader has finished."""
     while (got := waiting.get()) is not None:
-        if isinstance(got, tuple):
-            try:
-                got[0].ack()
-            except Exception:  # nobody is left to tell; the gateway will resend
-                log.warning("commit of an abandoned stream failed", exc_info=True)
-            budget.give(got[1])
+        if isinstance(got, _Pending):
+            for receipt in got.receipts:
+                try:
+                    receipt.ack()
+                except Exception:  # nobody is left to tell; the gateway will resend
+                    log.warning("commit of an abandoned stream failed", exc_info=True)
+            budget.give(len(got.receipts), got.size)

@@ -31,7 +31,7 @@ from edge.store.ingest import Ack
 from edge.store.server import StoreServer
 from edge.wire.mapping import event_to_proto
 from edge.wire.review_mapping import ack_from_proto
-from edge.wire.v1 import ingest_pb2, ingest_pb2_grpc
+from edge.wire.v1 import events_pb2, ingest_pb2, ingest_pb2_grpc
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,10 +40,20 @@ class SignedSample:
     signature: bytes
     blobs: dict[str, bytes]
 
+    def to_signed(self) -> events_pb2.SignedEvent:
+        return event_to_proto(self.event, self.signature, self.blobs)
+
     def to_proto(self) -> ingest_pb2.DeliverRequest:
-        return ingest_pb2.DeliverRequest(
-            event=event_to_proto(self.event, self.signature, self.blobs)
-        )
+        """A request holding this one event."""
+        return ingest_pb2.DeliverRequest(events=[self.to_signed()])
+
+
+def batched(samples: Sequence[SignedSample], size: int) -> list[ingest_pb2.DeliverRequest]:
+    """Requests of up to ``size`` events each, in order."""
+    return [
+        ingest_pb2.DeliverRequest(events=[s.to_signed() for s in samples[i : i + size]])
+        for i in range(0, len(samples), size)
+    ]
 
 
 def padded_scene(seed: int, target_bytes: int) -> bytes:
@@ -130,12 +140,16 @@ class GatewayClient:
     def deliver_stream(
         self, requests: Iterator[ingest_pb2.DeliverRequest], timeout: float = 120.0
     ) -> Iterator[Ack]:
-        for pb in self.stub.Deliver(requests, timeout=timeout):
-            yield ack_from_proto(pb)
+        """The acks of every event of every request, in order."""
+        for reply in self.stub.Deliver(requests, timeout=timeout):
+            for pb in reply.acks:
+                yield ack_from_proto(pb)
 
-    def deliver(self, samples: Sequence[SignedSample], timeout: float = 120.0) -> list[Ack]:
-        """Send all on one stream; one ack per event, in order."""
-        return list(self.deliver_stream(iter([s.to_proto() for s in samples]), timeout))
+    def deliver(
+        self, samples: Sequence[SignedSample], timeout: float = 120.0, batch: int = 1
+    ) -> list[Ack]:
+        """Send all on one stream, ``batch`` events per request; one ack per event."""
+        return list(self.deliver_stream(iter(batched(samples, batch)), timeout))
 
 
 @dataclasses.dataclass

@@ -181,7 +181,11 @@ class StoreServer:
             ],
         )
         ingest_pb2_grpc.add_IngestServicer_to_server(
-            IngestServicer(IngestService(repo, blobs, cfg.limits, self._clock)), server
+            IngestServicer(
+                IngestService(repo, blobs, cfg.limits, self._clock),
+                cfg.limits.max_events_per_message,
+            ),
+            server,
         )
         watchlist_pb2_grpc.add_WatchlistSyncServicer_to_server(
             WatchlistSyncServicer(watchlist), server

@@ -42,6 +42,7 @@ from edge.wire.mapping import (
 from edge.wire.v1 import (
     admin_pb2,
     admin_pb2_grpc,
+    events_pb2,
     ingest_pb2,
     ingest_pb2_grpc,
     review_pb2,
@@ -86,38 +87,55 @@ def errors_to_status(fn: F) -> F:
     return run  # type: ignore[return-value]
 
 
-class _MalformedStreamError(Exception):
-    """An event without even an id: the stream cannot be answered event by event."""
+class _StreamError(Exception):
+    """A request that cannot be answered event by event: the stream is refused."""
+
+    def __init__(self, code: grpc.StatusCode, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
 
 
-def _deliveries(requests: Iterator[ingest_pb2.DeliverRequest]) -> Iterator[Delivery | Ack]:
-    """Requests mapped to deliveries; a structurally broken event becomes its REJECTED
-    ack (refused for good, the stream goes on)."""
+def _delivery(pb: events_pb2.SignedEvent) -> Delivery | Ack:
+    """A structurally broken event becomes its REJECTED ack (the stream goes on)."""
+    try:
+        return event_from_proto(pb)
+    except EdgeError as e:
+        eid = pb.event.event_id[:128]
+        if not eid:
+            raise _StreamError(grpc.StatusCode.INVALID_ARGUMENT, f"malformed event: {e}") from None
+        return Ack(eid, "rejected", None, f"malformed event: {e}"[:500], pb.event.sequence)
+
+
+def _batches(
+    requests: Iterator[ingest_pb2.DeliverRequest], most: int
+) -> Iterator[list[Delivery | Ack]]:
     for req in requests:
-        try:
-            yield event_from_proto(req.event)
-        except EdgeError as e:
-            eid = req.event.event.event_id[:128]
-            if not eid:
-                raise _MalformedStreamError(f"malformed event: {e}") from None
-            yield Ack(
-                eid, "rejected", None, f"malformed event: {e}"[:500], req.event.event.sequence
+        if not req.events:
+            raise _StreamError(grpc.StatusCode.INVALID_ARGUMENT, "DeliverRequest holds no events")
+        if len(req.events) > most:
+            raise _StreamError(
+                grpc.StatusCode.RESOURCE_EXHAUSTED,
+                f"DeliverRequest holds {len(req.events)} events; the store accepts at most "
+                f"{most} per request (limits.max_events_per_message)",
             )
+        yield [_delivery(pb) for pb in req.events]
 
 
 class IngestServicer(ingest_pb2_grpc.IngestServicer):
-    def __init__(self, ingest: IngestService) -> None:
+    def __init__(self, ingest: IngestService, max_events_per_message: int) -> None:
         self._ingest = ingest
+        self._most = max_events_per_message
 
     def Deliver(  # noqa: N802 - gRPC method name
         self, requests: Iterator[ingest_pb2.DeliverRequest], context: grpc.ServicerContext
-    ) -> Iterator[ingest_pb2.DeliverAck]:
+    ) -> Iterator[ingest_pb2.DeliverReply]:
         gateway = principal_of(context).name
         try:
-            for ack in self._ingest.deliver_stream(gateway, _deliveries(requests)):
-                yield rm.ack_to_proto(ack)
-        except _MalformedStreamError as e:
-            context.abort(grpc.StatusCode.INVALID_ARGUMENT, str(e))
+            for acks in self._ingest.deliver_stream(gateway, _batches(requests, self._most)):
+                yield ingest_pb2.DeliverReply(acks=[rm.ack_to_proto(a) for a in acks])
+        except _StreamError as e:
+            context.abort(e.code, e.message)
 
     @errors_to_status
     def Heartbeat(  # noqa: N802

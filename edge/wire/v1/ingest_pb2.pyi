@@ -49,25 +49,54 @@ Global___AckStatus: _TypeAlias = AckStatus  # noqa: Y015
 
 @_typing.final
 class DeliverRequest(_message.Message):
+    """Batching matters for speed: every gRPC message costs the store a fixed ~0.2-0.3 ms
+    of CPU in Python gRPC, more than the rest of an event's ingest work together.
+    """
+
     DESCRIPTOR: _descriptor.Descriptor
 
-    EVENT_FIELD_NUMBER: _builtins.int
+    EVENTS_FIELD_NUMBER: _builtins.int
     @_builtins.property
-    def event(self) -> _events_pb2.SignedEvent:
-        """<= limits.max_message_bytes (default 32 MiB)"""
+    def events(self) -> _containers.RepeatedCompositeFieldContainer[_events_pb2.SignedEvent]:
+        """1..limits.max_events_per_message events (default 256), the whole request
+        <= limits.max_message_bytes (default 32 MiB). Field 1 was once a single
+        SignedEvent: such a request reads as a batch of one.
+        """
 
     def __init__(
         self,
         *,
-        event: _events_pb2.SignedEvent | None = ...,
+        events: _abc.Iterable[_events_pb2.SignedEvent] | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["event", b"event"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["event", b"event"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["events", b"events"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___DeliverRequest: _TypeAlias = DeliverRequest  # noqa: Y015
+
+@_typing.final
+class DeliverReply(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    ACKS_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def acks(self) -> _containers.RepeatedCompositeFieldContainer[Global___DeliverAck]:
+        """one per event of the request, in the same order"""
+
+    def __init__(
+        self,
+        *,
+        acks: _abc.Iterable[Global___DeliverAck] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["acks", b"acks"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___DeliverReply: _TypeAlias = DeliverReply  # noqa: Y015
 
 @_typing.final
 class DeliverAck(_message.Message):

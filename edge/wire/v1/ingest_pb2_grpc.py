@@ -37,7 +37,7 @@ class IngestStub:
         self.Deliver = channel.stream_stream(
                 '/edge.v1.Ingest/Deliver',
                 request_serializer=edge_dot_v1_dot_ingest__pb2.DeliverRequest.SerializeToString,
-                response_deserializer=edge_dot_v1_dot_ingest__pb2.DeliverAck.FromString,
+                response_deserializer=edge_dot_v1_dot_ingest__pb2.DeliverReply.FromString,
                 _registered_method=True)
         self.Heartbeat = channel.unary_unary(
                 '/edge.v1.Ingest/Heartbeat',
@@ -50,9 +50,10 @@ class IngestServicer:
     """Missing associated documentation comment in .proto file."""
 
     def Deliver(self, request_iterator, context):
-        """At-least-once delivery: the gateway streams events from its outbox; the store
-        sends one DeliverAck per event, only AFTER the event is durably committed (or is
-        known to be a duplicate or refused). The gateway deletes an outbox entry only on
+        """At-least-once delivery: the gateway streams events from its outbox, several per
+        request; the store answers each request with one DeliverReply holding one
+        DeliverAck per event, in order, only AFTER those events are durably committed (or
+        known to be duplicates or refused). The gateway deletes an outbox entry only on
         STORED or DUPLICATE.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
@@ -71,7 +72,7 @@ def add_IngestServicer_to_server(servicer, server):
             'Deliver': grpc.stream_stream_rpc_method_handler(
                     servicer.Deliver,
                     request_deserializer=edge_dot_v1_dot_ingest__pb2.DeliverRequest.FromString,
-                    response_serializer=edge_dot_v1_dot_ingest__pb2.DeliverAck.SerializeToString,
+                    response_serializer=edge_dot_v1_dot_ingest__pb2.DeliverReply.SerializeToString,
             ),
             'Heartbeat': grpc.unary_unary_rpc_method_handler(
                     servicer.Heartbeat,
@@ -105,7 +106,7 @@ class Ingest:
             target,
             '/edge.v1.Ingest/Deliver',
             edge_dot_v1_dot_ingest__pb2.DeliverRequest.SerializeToString,
-            edge_dot_v1_dot_ingest__pb2.DeliverAck.FromString,
+            edge_dot_v1_dot_ingest__pb2.DeliverReply.FromString,
             options,
             channel_credentials,
             insecure,

@@ -33,10 +33,11 @@ class IngestStub:
     def __new__(cls, channel: _grpc.Channel) -> _Self: ...
     @_typing.overload
     def __new__(cls, channel: _aio.Channel) -> IngestAsyncStub: ...
-    Deliver: _grpc.StreamStreamMultiCallable[_ingest_pb2.DeliverRequest, _ingest_pb2.DeliverAck]
-    """At-least-once delivery: the gateway streams events from its outbox; the store
-    sends one DeliverAck per event, only AFTER the event is durably committed (or is
-    known to be a duplicate or refused). The gateway deletes an outbox entry only on
+    Deliver: _grpc.StreamStreamMultiCallable[_ingest_pb2.DeliverRequest, _ingest_pb2.DeliverReply]
+    """At-least-once delivery: the gateway streams events from its outbox, several per
+    request; the store answers each request with one DeliverReply holding one
+    DeliverAck per event, in order, only AFTER those events are durably committed (or
+    known to be duplicates or refused). The gateway deletes an outbox entry only on
     STORED or DUPLICATE.
     """
     Heartbeat: _grpc.UnaryUnaryMultiCallable[_ingest_pb2.HeartbeatRequest, _ingest_pb2.HeartbeatReply]
@@ -44,10 +45,11 @@ class IngestStub:
 @_typing.type_check_only
 class IngestAsyncStub(IngestStub):
     def __init__(self, channel: _aio.Channel) -> None: ...
-    Deliver: _aio.StreamStreamMultiCallable[_ingest_pb2.DeliverRequest, _ingest_pb2.DeliverAck]  # type: ignore[assignment]
-    """At-least-once delivery: the gateway streams events from its outbox; the store
-    sends one DeliverAck per event, only AFTER the event is durably committed (or is
-    known to be a duplicate or refused). The gateway deletes an outbox entry only on
+    Deliver: _aio.StreamStreamMultiCallable[_ingest_pb2.DeliverRequest, _ingest_pb2.DeliverReply]  # type: ignore[assignment]
+    """At-least-once delivery: the gateway streams events from its outbox, several per
+    request; the store answers each request with one DeliverReply holding one
+    DeliverAck per event, in order, only AFTER those events are durably committed (or
+    known to be duplicates or refused). The gateway deletes an outbox entry only on
     STORED or DUPLICATE.
     """
     Heartbeat: _aio.UnaryUnaryMultiCallable[_ingest_pb2.HeartbeatRequest, _ingest_pb2.HeartbeatReply]  # type: ignore[assignment]
@@ -58,10 +60,11 @@ class IngestServicer(metaclass=_abc_1.ABCMeta):
         self,
         request_iterator: _MaybeAsyncIterator[_ingest_pb2.DeliverRequest],
         context: _ServicerContext,
-    ) -> _typing.Union[_abc.Iterator[_ingest_pb2.DeliverAck], _abc.AsyncIterator[_ingest_pb2.DeliverAck]]:
-        """At-least-once delivery: the gateway streams events from its outbox; the store
-        sends one DeliverAck per event, only AFTER the event is durably committed (or is
-        known to be a duplicate or refused). The gateway deletes an outbox entry only on
+    ) -> _typing.Union[_abc.Iterator[_ingest_pb2.DeliverReply], _abc.AsyncIterator[_ingest_pb2.DeliverReply]]:
+        """At-least-once delivery: the gateway streams events from its outbox, several per
+        request; the store answers each request with one DeliverReply holding one
+        DeliverAck per event, in order, only AFTER those events are durably committed (or
+        known to be duplicates or refused). The gateway deletes an outbox entry only on
         STORED or DUPLICATE.
         """
 

@@ -92,7 +92,7 @@ def test_a_cancelled_stream_leaves_the_store_working(store: Deployment) -> None:
 def test_stream_that_breaks_mid_way_gets_acks_for_what_came_before(store: Deployment) -> None:
     chain = signed_chain(store.signing_key(1), "gw-1", 3)
     requests = [s.to_proto() for s in chain]
-    requests[2].event.event.event_id = ""  # no id: the stream is refused from here
+    requests[2].events[0].event.event_id = ""  # no id: the stream is refused from here
     got = []
     with store.gateway(1) as gw, pytest.raises(grpc.RpcError) as refused:
         for ack in gw.deliver_stream(iter(requests)):
@@ -115,7 +115,12 @@ def test_stream_with_a_small_byte_budget_still_delivers_everything_in_order(
     items: list[Delivery | Ack] = [(s.event, s.signature, s.blobs) for s in chain]
     items.insert(2, refused)
     # each event is bigger than half the budget: one waits for its ack at a time
-    acks = list(ingest.deliver_stream("gw-1", items, in_flight=4, in_flight_bytes=40_000))
+    batches = [[i] for i in items]
+    acks = [
+        a
+        for got in ingest.deliver_stream("gw-1", batches, in_flight=4, in_flight_bytes=40_000)
+        for a in got
+    ]
     blobs.close()
     assert [a.event_id for a in acks] == [
         *(s.event.event_id for s in chain[:2]),

@@ -114,7 +114,7 @@ def test_malformed_bytes_are_invalid_argument(store: Deployment) -> None:
 def test_structurally_broken_event_is_rejected_not_fatal(store: Deployment) -> None:
     chain = signed_chain(store.signing_key(1), "gw-1", 2)
     broken = chain[0].to_proto()
-    del broken.event.blobs[:]  # the event names 3 blobs, none sent
+    del broken.events[0].blobs[:]  # the event names 3 blobs, none sent
     with store.gateway(1) as gw:
         acks = list(gw.deliver_stream(iter([broken, chain[0].to_proto()])))
     assert acks[0].status == "rejected" and "do not match" in acks[0].message
