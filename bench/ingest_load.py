@@ -35,6 +35,7 @@ import psycopg
 
 from edge.config import load_model
 from edge.evidence.model import event_hash
+from edge.evidence.samples import sample_event
 from edge.store.config import StoreConfig
 from edge.store.loadgen import Deployment, batched, client_credentials, signed_chain
 from edge.wire.v1 import ingest_pb2
@@ -108,11 +109,13 @@ def echo_server(store_yaml: Path) -> int:
 
 
 def encoded_chain(dep: Deployment, g: int, n: int, heads: Heads, batch: int) -> list[bytes]:
-    """``n`` more signed events of gateway ``g`` (~50 KB of JPEG each), encoded as
-    Deliver requests of ``batch`` events."""
+    """``n`` more signed events of gateway ``g`` (50 KB of JPEG each: scene + 2 crops),
+    encoded as Deliver requests of ``batch`` events."""
     seq, prev = heads[g]
+    crops = sum(len(b) for name, b in sample_event(1, prev)[1].items() if name != "scene.jpg")
+    scene = EVIDENCE_BYTES - crops
     chain = signed_chain(
-        dep.signing_key(g), f"gw-{g}", n, start=seq, prev_hash=prev, scene_bytes=EVIDENCE_BYTES
+        dep.signing_key(g), f"gw-{g}", n, start=seq, prev_hash=prev, scene_bytes=scene
     )
     heads[g] = (seq + n, event_hash(chain[-1].event))
     return [r.SerializeToString() for r in batched(chain, batch)]

@@ -40,6 +40,7 @@ from typing import Protocol
 
 from edge.errors import EvidenceError, NotFoundError, StoreError
 from edge.fsutil import fsync_dir
+from edge.store.sql import values_list
 
 log = logging.getLogger(__name__)
 
@@ -225,10 +226,13 @@ class FolderBlobStore:
         db.execute("BEGIN")
         try:
             before = db.total_changes
-            db.executemany(
-                "INSERT OR IGNORE INTO blobs (sha256, pack, offset, length) VALUES (?, ?, ?, ?)",
-                [(sha, pack, off, n) for sha, off, n in rows],
-            )
+            for i in range(0, len(rows), 500):  # many rows per statement: see insert_rows
+                part = rows[i : i + 500]
+                db.execute(
+                    "INSERT OR IGNORE INTO blobs (sha256, pack, offset, length) VALUES "
+                    + values_list(4, len(part)),
+                    [v for sha, off, n in part for v in (sha, pack, off, n)],
+                )
             added = db.total_changes - before
             db.execute(
                 "INSERT INTO packs (id, indexed_to, live) VALUES (?, ?, ?) ON CONFLICT (id)"

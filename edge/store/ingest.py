@@ -52,7 +52,7 @@ _IMAGE_FORMATS = frozenset({"JPEG", "PNG"})
 GROUP = 256
 #: most events, and bytes of evidence, of one Deliver stream read ahead of their acks
 #: (backpressure on the sender; bounds the store's memory per stream)
-IN_FLIGHT = 128
+IN_FLIGHT = 512
 IN_FLIGHT_BYTES = 64 << 20
 #: how long a gateway's public key is used without asking the repository again
 KEY_TTL_S = 1.0

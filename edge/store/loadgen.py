@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import functools
 import hashlib
 import time
 from collections.abc import Iterator, Sequence
@@ -56,14 +57,23 @@ def batched(samples: Sequence[SignedSample], size: int) -> list[ingest_pb2.Deliv
     ]
 
 
+@functools.lru_cache(maxsize=16)
+def _scene_side(target_bytes: int) -> int:
+    """The largest square side whose noise JPEG stays within ``target_bytes``."""
+    lo, hi = 8, 4096
+    while lo < hi:
+        mid = (lo + hi + 1) // 2
+        if len(sample_jpeg(0, mid, mid)) <= target_bytes:
+            lo = mid
+        else:
+            hi = mid - 1
+    return lo
+
+
 def padded_scene(seed: int, target_bytes: int) -> bytes:
-    """A real JPEG of roughly ``target_bytes`` (noise compresses badly, so size is easy)."""
-    side = 64
-    data = sample_jpeg(seed, side, side)
-    while len(data) < target_bytes and side < 4096:
-        side = int(side * max(1.1, (target_bytes / max(len(data), 1)) ** 0.5))
-        data = sample_jpeg(seed, side, side)
-    return data
+    """A real JPEG of about ``target_bytes`` (noise compresses badly, so size is easy;
+    within ~1 % of the target)."""
+    return sample_jpeg(seed, _scene_side(target_bytes), _scene_side(target_bytes))
 
 
 def signed_chain(

@@ -23,7 +23,7 @@ from edge.store.repository import (
     Verdict,
     VerdictRecord,
 )
-from edge.store.sql import Database, Row, Tx, chunks, in_list
+from edge.store.sql import Database, Row, Tx, chunks, in_list, insert_rows
 from edge.store.sql_search import build_search
 
 EVENT_COLUMNS = (
@@ -61,16 +61,18 @@ def append_problem(tx: Tx, gateway_id: str, problem: str, for_update: str) -> No
     tx.run("UPDATE gateways SET problems_json = ? WHERE id = ?", (json.dumps(problems), gateway_id))
 
 
-#: insert statements in foreign-key order; _rows_of gives one row list per statement
+#: (insert head, tail) in foreign-key order; _rows_of gives one row list per statement
 _INSERTS = (
-    "INSERT INTO events (id, gateway_id, camera_id, captured_at_us, sequence, prev_hash,"
-    " event_hash, canonical, signature, integrity, integrity_note, kind, plate_text,"
-    " subject_id, similarity, received_at_us)"
-    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-    "INSERT INTO event_subjects (event_id, subject_id, captured_at_us) VALUES (?, ?, ?)",
-    "INSERT INTO event_plates (event_id, text, skeleton, captured_at_us) VALUES (?, ?, ?, ?)",
-    "INSERT INTO blobs (sha256, size, media_type) VALUES (?, ?, ?) ON CONFLICT (sha256) DO NOTHING",
-    "INSERT INTO event_blobs (event_id, name, role, sha256) VALUES (?, ?, ?, ?)",
+    (
+        "INSERT INTO events (id, gateway_id, camera_id, captured_at_us, sequence, prev_hash,"
+        " event_hash, canonical, signature, integrity, integrity_note, kind, plate_text,"
+        " subject_id, similarity, received_at_us) VALUES",
+        "",
+    ),
+    ("INSERT INTO event_subjects (event_id, subject_id, captured_at_us) VALUES", ""),
+    ("INSERT INTO event_plates (event_id, text, skeleton, captured_at_us) VALUES", ""),
+    ("INSERT INTO blobs (sha256, size, media_type) VALUES", "ON CONFLICT (sha256) DO NOTHING"),
+    ("INSERT INTO event_blobs (event_id, name, role, sha256) VALUES", ""),
 )
 
 
@@ -119,9 +121,9 @@ def _rows_of(
 
 
 def _write_rows(tx: Tx, per_event: Sequence[list[list[tuple[object, ...]]]]) -> None:
-    """One executemany per table for all events (few round trips on PostgreSQL)."""
-    for i, sql in enumerate(_INSERTS):
-        tx.run_many(sql, [row for rows in per_event for row in rows[i]])
+    """Multi-row inserts per table for all events (few statements on either database)."""
+    for i, (head, tail) in enumerate(_INSERTS):
+        insert_rows(tx, head, [row for rows in per_event for row in rows[i]], tail)
 
 
 class _GroupInsert:

@@ -246,3 +246,23 @@ def test_retention_keeps_confirmed_open_cases_and_frees_unshared_blobs(
     assert gw.events.counts().total == 1
     gw.events.set_case_open(e[0], False)
     assert gw.events.expired_event_ids(cut, 100) == [e[0]]
+
+
+def test_a_large_group_is_written_in_several_statements_and_all_of_it_lands(
+    gw: SqlRepository, make_events: Make
+) -> None:
+    # 600 events: 1,800 blob rows and 600 event rows, more than one multi-row statement
+    items = make_events(600)
+    outcomes = gw.events.insert_events([(n, b, partial(classify_link, n.event)) for n, b in items])
+    assert {(o.status, o.integrity) for o in outcomes} == {("inserted", "ok")}
+    assert gw.events.counts().by_integrity == {"ok": 600}
+    last = items[-1][0]
+    assert {b.name for b in gw.events.event_blobs(last.event.event_id)} == {
+        "scene.jpg",
+        "face-0.jpg",
+        "plate-0.jpg",
+    }
+    stored = gw.events.get_event(last.event.event_id)
+    assert stored is not None and canonical_bytes(stored.event) == last.canonical
+    head = gw.gateways.get_gateway("gw-1")
+    assert head is not None and head.head.last_sequence == 600

@@ -39,6 +39,6 @@ def test_generated_modules_import_under_edge_wire() -> None:
     from edge.wire.v1 import ingest_pb2
 
     req = ingest_pb2.DeliverRequest()
-    req.event.event.event_id = "e1"
-    assert type(req.event).__module__ == "edge.wire.v1.events_pb2"
+    req.events.add().event.event_id = "e1"
+    assert type(req.events[0]).__module__ == "edge.wire.v1.events_pb2"
     assert ingest_pb2.DeliverRequest.FromString(req.SerializeToString()) == req
