@@ -37,10 +37,11 @@ from edge.evidence.signing import SIGNATURE_SIZE, public_key_fingerprint
 from edge.health import GatewayHealth
 from edge.store.blobs import BlobStore
 from edge.store.config import Limits
+from edge.store.flow import Beside, Budget
 from edge.store.group_commit import GroupCommit, Ticket
 from edge.store.image_header import image_header
 from edge.store.linking import classify_link
-from edge.store.repository import NewEvent, Repository, StoredBlob
+from edge.store.repository import ChainClassifier, NewEvent, Repository, StoredBlob
 
 log = logging.getLogger(__name__)
 
@@ -167,7 +168,7 @@ class IngestService:
         An exception of ``batches`` is raised after the acks of the batches before it.
         """
         waiting: queue.Queue[_Pending | Exception | None] = queue.Queue()
-        budget = _Budget(in_flight, in_flight_bytes)
+        budget = Budget(in_flight, in_flight_bytes)
 
         def read() -> None:
             try:
@@ -300,21 +301,17 @@ class IngestService:
                 )
 
     def _persist(self, group: Sequence[_Checked]) -> list[Ack]:
-        """One group commit: blobs durable first, then one database transaction."""
-        self._blobs.put_many(
-            [(ref.sha256, c.contents[ref.name]) for c in group for ref in c.event.blobs],
-            verified=True,  # hashed by _check_blobs a moment ago
-        )
-        now = self._clock()
-        rows = [
-            (
-                NewEvent(c.event, c.canonical, c.event_hash, c.signature, now),
-                [StoredBlob(b.name, b.role, b.media_type, b.sha256, b.size) for b in c.event.blobs],
-                partial(classify_link, c.event),
-            )
-            for c in group
-        ]
-        outcomes = self._repo.events.insert_events(rows)
+        """One group commit: the blobs are written and fdatasync'ed on a thread of their
+        own while this one writes the rows; the transaction commits only once the blobs
+        are durable (a row never names a blob a power cut could lose)."""
+        pairs = [(ref.sha256, c.contents[ref.name]) for c in group for ref in c.event.blobs]
+        # verified: hashed by _check_blobs a moment ago
+        writer = Beside(partial(self._blobs.put_many, pairs, verified=True), "blob-writer")
+        writer.start()
+        try:
+            outcomes = self._repo.events.insert_events(self._rows(group), writer.join)
+        finally:
+            writer.wait()
         acks = []
         for c, outcome in zip(group, outcomes, strict=True):
             event = c.event
@@ -335,6 +332,19 @@ class IngestService:
         log.info("events ingested", extra={"counts": dict(counts), "gateways": gateways})
         return acks
 
+    def _rows(
+        self, group: Sequence[_Checked]
+    ) -> list[tuple[NewEvent, list[StoredBlob], ChainClassifier]]:
+        now = self._clock()
+        return [
+            (
+                NewEvent(c.event, c.canonical, c.event_hash, c.signature, now),
+                [StoredBlob(b.name, b.role, b.media_type, b.sha256, b.size) for b in c.event.blobs],
+                partial(classify_link, c.event),
+            )
+            for c in group
+        ]
+
     def heartbeat(self, gateway_id: str, health: GatewayHealth) -> HeartbeatResult:
         now = self._clock()
         health_json = json.dumps(dataclasses.asdict(health), separators=(",", ":"))
@@ -352,33 +362,7 @@ class _Pending:
     size: int
 
 
-class _Budget:
-    """Events and bytes of one stream waiting for their acks; the reader waits above
-    either limit (but always lets one batch through, whatever its size)."""
-
-    def __init__(self, events: int, size: int) -> None:
-        self._limits = (events, size)
-        self._events = 0
-        self._size = 0
-        self._cond = threading.Condition()
-
-    def take(self, events: int, size: int) -> None:
-        with self._cond:
-            while self._events and (
-                self._events + events > self._limits[0] or self._size + size > self._limits[1]
-            ):
-                self._cond.wait()
-            self._events += events
-            self._size += size
-
-    def give(self, events: int, size: int) -> None:
-        with self._cond:
-            self._events -= events
-            self._size -= size
-            self._cond.notify()
-
-
-def _drain(waiting: queue.Queue[_Pending | Exception | None], budget: _Budget) -> None:
+def _drain(waiting: queue.Queue[_Pending | Exception | None], budget: Budget) -> None:
     """Settle the receipts of an abandoned stream until its reader has finished."""
     while (got := waiting.get()) is not None:
         if isinstance(got, _Pending):

@@ -216,9 +216,14 @@ class EventRepository(Protocol):
         ...
 
     def insert_events(
-        self, items: Sequence[tuple[NewEvent, Sequence[StoredBlob], ChainClassifier]]
+        self,
+        items: Sequence[tuple[NewEvent, Sequence[StoredBlob], ChainClassifier]],
+        before_commit: Callable[[], None] | None = None,
     ) -> list[InsertOutcome]:
-        """``insert_event`` for several events in one durable transaction, in order."""
+        """``insert_event`` for several events in one durable transaction, in order.
+
+        ``before_commit`` runs after the rows are written and before the commit; if it
+        raises, nothing is committed (the caller makes the blobs durable there)."""
         ...
 
     def get_event(self, event_id: str) -> StoredEvent | None: ...

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import functools
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from functools import partial
 
 from edge.errors import NotFoundError
@@ -218,12 +218,18 @@ class SqlEvents:
         return self.insert_events([(new, blobs, classify)])[0]
 
     def insert_events(
-        self, items: Sequence[tuple[NewEvent, Sequence[StoredBlob], ChainClassifier]]
+        self,
+        items: Sequence[tuple[NewEvent, Sequence[StoredBlob], ChainClassifier]],
+        before_commit: Callable[[], None] | None = None,
     ) -> list[InsertOutcome]:
         """Several events in one durable transaction (group commit), in order: each is
-        classified against the chain as the events before it left it."""
+        classified against the chain as the events before it left it. ``before_commit``
+        runs once the rows are written; if it raises, the transaction rolls back."""
         with self._db.write() as tx:
-            return _GroupInsert(tx, self._db.dialect.for_update).run(items)
+            outcomes = _GroupInsert(tx, self._db.dialect.for_update).run(items)
+            if before_commit is not None:
+                before_commit()
+            return outcomes
 
     def import_events(
         self, items: Sequence[tuple[NewEvent, Sequence[StoredBlob], str, str]]

@@ -4,11 +4,9 @@ from __future__ import annotations
 
 import http.server
 import json
-import subprocess
 import threading
 import time
 from collections.abc import Callable, Iterator
-from pathlib import Path
 
 import cv2
 import numpy as np
@@ -65,24 +63,6 @@ def _builder(pad: int = 0) -> Callable[[int, str], tuple[MatchEvent, bytes]]:
         return event, canonical_bytes(event) + b"\n" + b"x" * pad
 
     return build
-
-
-@pytest.fixture
-def tmpfs_dir(tmp_path: Path) -> Iterator[Path]:
-    """A 2 MiB tmpfs, so "disk full" is real; skipped where mounting is not allowed."""
-    mnt = tmp_path / "tiny"
-    mnt.mkdir()
-    done = subprocess.run(
-        ["mount", "-t", "tmpfs", "-o", "size=2m", "tmpfs", str(mnt)],
-        capture_output=True,
-        check=False,
-    )
-    if done.returncode != 0:
-        pytest.skip(f"cannot mount a tmpfs here: {done.stderr.decode(errors='replace')}")
-    try:
-        yield mnt
-    finally:
-        subprocess.run(["umount", "-l", str(mnt)], check=False)
 
 
 class MjpegServer:

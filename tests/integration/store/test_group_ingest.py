@@ -15,6 +15,7 @@ import grpc
 import pytest
 from cryptography.hazmat.primitives import serialization
 
+from edge.errors import StoreError
 from edge.evidence.signing import generate_signing_key
 from edge.store.blobs import FolderBlobStore
 from edge.store.config import Limits
@@ -128,3 +129,22 @@ def test_stream_with_a_small_byte_budget_still_delivers_everything_in_order(
         *(s.event.event_id for s in chain[2:]),
     ]
     assert [a.status for a in acks] == ["stored"] * 2 + ["rejected"] + ["stored"] * 4
+
+
+def test_blobs_that_cannot_be_written_commit_no_rows(repo: SqlRepository, tmpfs_dir: Path) -> None:
+    key = generate_signing_key()
+    raw = key.public_key().public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
+    repo.gateways.register_gateway("gw-1", raw, None, 1)
+    blobs = FolderBlobStore(tmpfs_dir / "blobs")  # a real 2 MiB file system
+    blobs.open()
+    ingest = IngestService(repo, blobs, Limits())
+    big = signed_chain(key, "gw-1", 8, scene_bytes=400_000)  # 3.2 MB of evidence
+    with pytest.raises(StoreError, match="cannot write blob pack"):
+        ingest.deliver_many("gw-1", [(s.event, s.signature, s.blobs) for s in big])
+    assert repo.events.counts().total == 0  # no row names a blob that is not on disk
+    small = signed_chain(key, "gw-1", 2, scene_bytes=20_000)
+    acks = ingest.deliver_many("gw-1", [(s.event, s.signature, s.blobs) for s in small])
+    assert [(a.status, a.integrity) for a in acks] == [("stored", "ok")] * 2
+    for s in small:
+        assert blobs.get(s.event.blobs[0].sha256) == s.blobs[s.event.blobs[0].name]
+    blobs.close()
