@@ -1,13 +1,14 @@
 """Central store benchmark: ingest over gRPC+mTLS, search latency, face search latency.
 
 Ingest (load generation in bench/ingest_load.py): a real `edgewatch store serve`
-process (made by `edgewatch init`) receives signed, chained events with ~50 KB of JPEG
-evidence each from 1 and 8 concurrent gateways (one mTLS stream each); an ack means
-blobs fdatasync'ed + database committed. Two baselines run in the same rounds on the
-same machine: "raw" commits one 50 KB row per durable transaction on the same database
-and disk (what "just insert it" costs; ratio = ingest / raw), and "echo" is a gRPC
-server with the store's mTLS setup that acks every message unread (what the Python
-gRPC transport alone allows on this machine; of_echo = ingest / echo).
+process (made by `edgewatch init`) receives signed, chained events with 50 KB of JPEG
+evidence each from 1 and 8 concurrent gateways (one mTLS stream each), ``--batch``
+events per Deliver request (32 = the gateway's default); an ack means blobs
+fdatasync'ed + database committed. Two baselines run in the same rounds on the same
+machine: "raw" commits one 50 KB row per durable transaction on the same database and
+disk (what "just insert it" costs; ratio = ingest / raw), and "echo" is a gRPC server
+with the store's mTLS setup that parses each request and acks it without storing (what
+the Python gRPC transport alone allows on this machine; of_echo = ingest / echo).
 
 Search: p50/p99 of reviewer searches (plate with confusables, subject, camera + time
 window, gateway + pending, newest page) at 100k events (1M with --full), through the
@@ -15,6 +16,7 @@ repository, after a bulk load through ``import_events``. Face search: p99 of a t
 cosine search over 100k 128-d templates.
 
     .venv/bin/python bench/ingest.py --quick     # < 10 minutes
+    .venv/bin/python bench/ingest.py --quick --batch 32,1   # also one event per request
     .venv/bin/python bench/ingest.py --full      # adds 1M events
     .venv/bin/python bench/ingest.py --search-only --search-sizes 1000000 --backends sqlite
 
