@@ -14,12 +14,11 @@ disk is treated the same way and clears by itself when space returns.
 
 from __future__ import annotations
 
-import fcntl
 import logging
 import sqlite3
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -28,42 +27,13 @@ from typing import IO
 from edge.errors import EvidenceError, OutboxFullError, StoreError
 from edge.evidence.model import MatchEvent, event_hash
 from edge.fsutil import fsync_dir
-from edge.gateway.chainstate import CHAIN_SCHEMA, EMPTY_HEAD, ChainHead, ChainLink, advance
+from edge.gateway.chainstate import EMPTY_HEAD, ChainHead, ChainLink, advance
 from edge.gateway.chainstate import read_head as _read_head
 from edge.gateway.config import OutboxConfig
+from edge.gateway.outbox_db import connect, is_disk_full, take_lock
 
 log = logging.getLogger(__name__)
 
-SCHEMA_VERSION = 1
-MAX_RESUME_MARKS = 100_000
-_SCHEMA = (
-    """
-    CREATE TABLE IF NOT EXISTS outbox (
-        sequence      INTEGER PRIMARY KEY,
-        event_id      TEXT    NOT NULL UNIQUE,
-        event_hash    TEXT    NOT NULL,
-        payload       BLOB    NOT NULL,
-        size          INTEGER NOT NULL,
-        created_at_us INTEGER NOT NULL
-    )
-    """,
-    CHAIN_SCHEMA,
-    "CREATE TABLE IF NOT EXISTS outbox_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)",
-    # how far each recorded input (file, dropped picture) has become evidence; written
-    # in the event's transaction so a crash can neither repeat nor lose a match
-    # events the store rejected for good (bad signature, limits): kept, never resent
-    """
-    CREATE TABLE IF NOT EXISTS quarantine (
-        sequence      INTEGER PRIMARY KEY,
-        event_id      TEXT    NOT NULL UNIQUE,
-        payload       BLOB    NOT NULL,
-        reason        TEXT    NOT NULL,
-        at_us         INTEGER NOT NULL
-    )
-    """,
-    "CREATE TABLE IF NOT EXISTS resume_marks ("
-    " key TEXT PRIMARY KEY, position INTEGER NOT NULL, at_us INTEGER NOT NULL DEFAULT 0)",
-)
 #: how often a continuing "full" condition is logged again (seconds)
 _FULL_LOG_INTERVAL_S = 60.0
 
@@ -89,11 +59,6 @@ class OutboxStats:
     disk_full: int  # SQLite "database or disk is full" errors
     full: bool  # the last append was refused
     quarantined: int = 0  # rejected by the store for good, kept in table quarantine
-
-
-def _is_disk_full(e: sqlite3.Error) -> bool:
-    code = getattr(e, "sqlite_errorcode", None)
-    return code == sqlite3.SQLITE_FULL or "database or disk is full" in str(e)
 
 
 class Outbox:
@@ -126,29 +91,10 @@ class Outbox:
     def open(self) -> None:
         """Create or open the database; refuses if another process holds it."""
         self._path.parent.mkdir(parents=True, exist_ok=True)
-        self._lock_file = self._take_lock()
+        self._lock_file = take_lock(self._path)
         try:
-            conn = sqlite3.connect(self._path, isolation_level=None, check_same_thread=False)
-            conn.execute("PRAGMA busy_timeout = 5000")
-            mode = conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]
-            if str(mode).lower() != "wal":
-                raise StoreError(f"outbox {self._path}: cannot enable WAL (got {mode!r})")
-            conn.execute("PRAGMA synchronous = FULL")
-            self._check_integrity(conn)
-            for stmt in _SCHEMA:
-                conn.execute(stmt)
-            conn.execute(
-                "INSERT OR IGNORE INTO outbox_meta (key, value) VALUES ('schema_version', ?)",
-                (str(SCHEMA_VERSION),),
-            )
-            self._conn = conn
+            self._conn = connect(self._path)
             self._load_totals()
-            # marks of long-finished inputs are no longer needed; keep the newest only
-            conn.execute(
-                "DELETE FROM resume_marks WHERE key NOT IN "
-                "(SELECT key FROM resume_marks ORDER BY at_us DESC LIMIT ?)",
-                (MAX_RESUME_MARKS,),
-            )
             fsync_dir(self._path.parent)
         except (sqlite3.DatabaseError, StoreError) as e:
             self.close()
@@ -167,23 +113,6 @@ class Outbox:
                 self._lock_file.close()  # releases the flock
                 self._lock_file = None
             self._space.notify_all()
-
-    def _take_lock(self) -> IO[bytes]:
-        lock = self._path.with_name(self._path.name + ".lock").open("a+b")
-        try:
-            fcntl.flock(lock.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            lock.close()
-            raise StoreError(
-                f"outbox {self._path} is in use by another process; one gateway per data_dir"
-            ) from None
-        return lock
-
-    @staticmethod
-    def _check_integrity(conn: sqlite3.Connection) -> None:
-        result = conn.execute("PRAGMA quick_check").fetchone()[0]
-        if result != "ok":
-            raise StoreError(f"integrity check failed: {result}")
 
     def _load_totals(self) -> None:
         conn = self._db()
@@ -216,7 +145,7 @@ class Outbox:
                     conn.execute("ROLLBACK")
                 raise
         except sqlite3.OperationalError as e:
-            if not _is_disk_full(e):
+            if not is_disk_full(e):
                 raise
             self._disk_full += 1
             self._refuse(f"disk full ({e})")
@@ -371,18 +300,30 @@ class Outbox:
 
     def ack(self, event_id: str) -> bool:
         """Delete a delivered event; False if it was not (or no longer) stored."""
+        return self.ack_many([event_id]) == 1
+
+    def ack_many(self, event_ids: Sequence[str]) -> int:
+        """Delete delivered events in one transaction; returns how many were stored.
+
+        One transaction per reply of the store, not per event: a gateway draining a
+        backlog would otherwise spend an fsync on every acked event. (An ack lost in a
+        crash only means a resend, which the store answers DUPLICATE.)"""
+        if not event_ids:
+            return 0
         with self._mutex:
             with self._write() as conn:
-                row = conn.execute(
-                    "DELETE FROM outbox WHERE event_id = ? RETURNING size", (event_id,)
-                ).fetchone()
-            if row is None:
-                return False
-            self._count -= 1
-            self._bytes -= int(row[0])
-            self._acked += 1
+                sizes = [
+                    row[0]
+                    for eid in event_ids
+                    for row in conn.execute(
+                        "DELETE FROM outbox WHERE event_id = ? RETURNING size", (eid,)
+                    )
+                ]
+            self._count -= len(sizes)
+            self._bytes -= sum(int(n) for n in sizes)
+            self._acked += len(sizes)
             self._space.notify_all()
-            return True
+            return len(sizes)
 
     def quarantine(self, event_id: str, reason: str) -> bool:
         """Move an event the store rejected for good out of the send queue.

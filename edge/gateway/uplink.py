@@ -163,8 +163,8 @@ class Uplink:
         self.stats.reconnects += 1
         try:
             for reply in call:
-                for ack in reply.acks:
-                    self._on_ack(ack)
+                self._on_reply(reply)
+                for _ in reply.acks:
                     window.release()
                 backoff.reset()
                 self.stats.connected = True
@@ -183,18 +183,22 @@ class Uplink:
 
         return outbox_requests(self._outbox, self._config.uplink, window, ended, self._wake)
 
-    def _on_ack(self, ack: ingest_pb2.DeliverAck) -> None:
-        if ack.status in (ingest_pb2.ACK_STATUS_STORED, ingest_pb2.ACK_STATUS_DUPLICATE):
-            self._outbox.ack(ack.event_id)
-            self.stats.delivered += 1
-            if ack.status == ingest_pb2.ACK_STATUS_DUPLICATE:
-                self.stats.duplicates += 1
-            return
-        # Rejected for good (bad signature, limits...): resending cannot help, and
-        # holding it would block every later event. It is quarantined on disk, never
-        # dropped silently; the store records the resulting chain gap.
-        self.rejected.append(f"event {ack.event_id} (sequence {ack.sequence}): {ack.message}")
-        self._outbox.quarantine(ack.event_id, ack.message or "rejected by the store")
+    def _on_reply(self, reply: ingest_pb2.DeliverReply) -> None:
+        delivered = (ingest_pb2.ACK_STATUS_STORED, ingest_pb2.ACK_STATUS_DUPLICATE)
+        done = [a.event_id for a in reply.acks if a.status in delivered]
+        self._outbox.ack_many(done)
+        self.stats.delivered += len(done)
+        self.stats.duplicates += sum(
+            a.status == ingest_pb2.ACK_STATUS_DUPLICATE for a in reply.acks
+        )
+        for ack in reply.acks:
+            if ack.status in delivered:
+                continue
+            # Rejected for good (bad signature, limits...): resending cannot help, and
+            # holding it would block every later event. It is quarantined on disk, never
+            # dropped silently; the store records the resulting chain gap.
+            self.rejected.append(f"event {ack.event_id} (sequence {ack.sequence}): {ack.message}")
+            self._outbox.quarantine(ack.event_id, ack.message or "rejected by the store")
 
     def _rpc_failed(self, e: grpc.RpcError, what: str) -> None:
         code = e.code() if hasattr(e, "code") else None

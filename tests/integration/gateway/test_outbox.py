@@ -171,3 +171,19 @@ def test_real_disk_full_is_refused_and_recovers(kit: Any, tmpfs_dir: Path) -> No
     conn = sqlite3.connect(tmpfs_dir / "outbox.sqlite")
     assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
     conn.close()
+
+
+def test_ack_many_deletes_a_reply_worth_of_events_in_one_go(kit: Any, tmp_path: Path) -> None:
+    box = _open(tmp_path / "outbox.sqlite")
+    entries = [box.append_event(kit.builder(pad=100)) for _ in range(6)]
+    ids = [e.event_id for e in entries]
+    assert box.ack_many([*ids[:4], "not-stored"]) == 4  # an unknown id is no error
+    assert box.ack_many([]) == 0
+    stats = box.stats()
+    assert (stats.pending_events, stats.acked) == (2, 4)
+    assert stats.pending_bytes == sum(len(e.payload) for e in entries[4:])
+    assert [e.sequence for e in box.pending()] == [5, 6]
+    box.close()
+    box = _open(tmp_path / "outbox.sqlite")  # the deletions were committed
+    assert [e.event_id for e in box.pending()] == ids[4:]
+    box.close()
