@@ -313,6 +313,42 @@ class UserRepository(Protocol):
     def list_users(self) -> list[User]: ...
 
 
+@dataclass(frozen=True, slots=True)
+class WebSession:
+    """A reviewer page login, stored under the sha256 of its cookie value."""
+
+    sid_sha256: str
+    user: str
+    token_sha256: str  # the user's token hash at login (never the token)
+    csrf: str
+    created_us: int
+    last_us: int
+
+
+class WebSessionRepository(Protocol):
+    """Sessions of the reviewer page, shared by every store process on the database."""
+
+    def put_session(self, session: WebSession) -> None: ...
+
+    def get_session(self, sid_sha256: str) -> WebSession | None: ...
+
+    def touch_session(self, sid_sha256: str, last_us: int) -> None: ...
+
+    def delete_session(self, sid_sha256: str) -> None: ...
+
+    def delete_user_sessions(self, user: str) -> int: ...
+
+    def delete_expired_sessions(self, idle_before_us: int, created_before_us: int) -> int:
+        """Sessions unused since ``idle_before_us`` or made before ``created_before_us``."""
+        ...
+
+    def remember_events(self, sid_sha256: str, event_ids: Sequence[str], at_us: int) -> None:
+        """Events an audited search of the session returned (newest ``MAX_SEEN`` kept)."""
+        ...
+
+    def has_seen_event(self, sid_sha256: str, event_id: str) -> bool: ...
+
+
 class AuditRepository(Protocol):
     def append(self, at_us: int, actor: str, action: str, detail_json: str) -> AuditEntry: ...
 
@@ -344,6 +380,9 @@ class Repository(Protocol):
 
     @property
     def audit(self) -> AuditRepository: ...
+
+    @property
+    def sessions(self) -> WebSessionRepository: ...
 
     @property
     def backend(self) -> str: ...

@@ -8,6 +8,7 @@ from edge.store.sql import Database
 from edge.store.sql_admin import SqlAudit, SqlGateways, SqlUsers, index_audit_subjects
 from edge.store.sql_events import SqlEvents
 from edge.store.sql_schema import SCHEMA_VERSION, schema_statements
+from edge.store.sql_sessions import SqlSessions
 from edge.store.sql_watchlist import SqlWatchlist
 
 log = logging.getLogger(__name__)
@@ -23,6 +24,7 @@ class SqlRepository:
         self._watchlist = SqlWatchlist(db)
         self._users = SqlUsers(db)
         self._audit = SqlAudit(db)
+        self._sessions = SqlSessions(db)
 
     @property
     def events(self) -> SqlEvents:
@@ -43,6 +45,10 @@ class SqlRepository:
     @property
     def audit(self) -> SqlAudit:
         return self._audit
+
+    @property
+    def sessions(self) -> SqlSessions:
+        return self._sessions
 
     @property
     def backend(self) -> str:

@@ -138,6 +138,24 @@ CREATE TABLE IF NOT EXISTS audit_subjects (
 )
 """
 
+_SESSIONS = """
+CREATE TABLE IF NOT EXISTS web_sessions (
+    sid_sha256 TEXT PRIMARY KEY,
+    user_name TEXT NOT NULL,
+    token_sha256 TEXT NOT NULL,
+    csrf TEXT NOT NULL,
+    created_us BIGINT NOT NULL,
+    last_us BIGINT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS ix_web_sessions_user ON web_sessions (user_name);
+CREATE TABLE IF NOT EXISTS web_session_events (
+    sid_sha256 TEXT NOT NULL REFERENCES web_sessions(sid_sha256) ON DELETE CASCADE,
+    event_id TEXT NOT NULL,
+    at_us BIGINT NOT NULL,
+    PRIMARY KEY (sid_sha256, event_id)
+)
+"""
+
 _INDEXES = """
 CREATE INDEX IF NOT EXISTS ix_events_time ON events (captured_at_us, id);
 CREATE INDEX IF NOT EXISTS ix_events_camera ON events (camera_id, captured_at_us, id);
@@ -170,5 +188,5 @@ INSERT INTO meta (key, value) VALUES ('schema_version', '{SCHEMA_VERSION}')
 
 def schema_statements(dialect: Dialect) -> list[str]:
     tables = _TABLES.format(blob=dialect.blob, real=dialect.real)
-    statements = [s.strip() for s in ";".join((tables, _INDEXES, _SEEDS)).split(";")]
+    statements = [s.strip() for s in ";".join((tables, _SESSIONS, _INDEXES, _SEEDS)).split(";")]
     return [s for s in statements if s]

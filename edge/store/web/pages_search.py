@@ -264,7 +264,7 @@ def _search(d: Deps, ctx: Ctx, _: re.Match[str]) -> Response:
         )
     except QueryError as e:
         error = str(e)
-    ctx.session.remember([h.stored.event.event_id for h in result.hits])
+    d.sessions.remember(ctx.session, [h.stored.event.event_id for h in result.hits], d.clock())
     body = [
         _form(ctx, gateways),
         el("p", {"class": "error", "role": "alert"}, error) if error else None,
@@ -292,7 +292,7 @@ def _face_search(d: Deps, ctx: Ctx, _: re.Match[str]) -> Response:
     min_sim = _min_similarity(field_value(fields, "min_similarity").strip())
     query = EventQuery(limit=FACE_RESULTS)
     result = d.services.review.search(ctx.principal, query, photos[0].data, min_sim)
-    ctx.session.remember([h.stored.event.event_id for h in result.hits])
+    d.sessions.remember(ctx.session, [h.stored.event.event_id for h in result.hits], d.clock())
     body = [
         _results_heading(ctx, ctx.t("face.results"), len(result.hits)),
         results_table(ctx, result.hits, True, ctx.t("face.results")),
@@ -304,7 +304,7 @@ def _face_search(d: Deps, ctx: Ctx, _: re.Match[str]) -> Response:
 def _thumb(d: Deps, ctx: Ctx, m: re.Match[str]) -> Response:
     assert ctx.session is not None
     event_id = m["id"]
-    if event_id not in ctx.session.seen:  # covered only by an audited search of this session
+    if not d.sessions.has_seen(ctx.session, event_id):  # only via an audited search of it
         return text_response("open the event to see its images", 403)
     blobs = d.repo.events.event_blobs(event_id)
     order = {"face_crop": 0, "plate_crop": 1, "scene": 2}

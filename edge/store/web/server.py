@@ -45,7 +45,7 @@ def route_name(path: str) -> str:
 
 
 def build_app(config: WebConfig, services: WebServices) -> App:
-    deps = Deps(config, services, SessionStore(config), LoginGuard(config))
+    deps = Deps(config, services, SessionStore(config, services.repo.sessions), LoginGuard(config))
     routes = [
         *pages_auth.routes(deps),
         *pages_search.routes(deps),

@@ -1,89 +1,86 @@
-"""Web sessions and the login lock-out, kept in the store process's memory.
+"""Web sessions and the login lock-out.
 
-A session id is 32 random bytes in an HttpOnly, SameSite=Strict cookie; the server
-keeps, per session, the user's name and token hash (never the token), a CSRF token and
-the ids of events the user's audited searches returned (their thumbnails may be shown
-without a separate audit entry each). Every request looks the user up again by token
-hash, so revoking a user or changing a role takes effect at once. Sessions end after
-``session_idle_s`` without use or ``session_max_s`` after login; logout ends them now.
+A session id is 32 random bytes in an HttpOnly, SameSite=Strict cookie. Sessions live
+in the store's database (edge/store/sql_sessions.py), under the sha256 of the id, so a
+restart or a second store process keeps reviewers logged in. Per session the store
+keeps the user's name and token hash (never the token), a CSRF token and the ids of
+events the user's audited searches returned (their thumbnails may be shown without a
+separate audit entry each). Every request looks the user up again by token hash, so
+revoking a user or changing a role takes effect at once. Sessions end after
+``session_idle_s`` without use (measured to within ``TOUCH_S``) or ``session_max_s``
+after login; logout ends them now; expired rows are deleted at each login.
 
-Lock-out: after ``lockout_failures`` failed logins for one user name, or from one
-client address, further attempts for that name / from that address are refused for
-``lockout_s`` whether the token is right or not.
+Lock-out (per process, in memory): after ``lockout_failures`` failed logins for one
+user name, or from one client address, further attempts for that name / from that
+address are refused for ``lockout_s`` whether the token is right or not.
 """
 
 from __future__ import annotations
 
+import hashlib
 import secrets
 import threading
-from collections import OrderedDict
-from dataclasses import dataclass, field
+from collections.abc import Sequence
+from dataclasses import dataclass
 
 from edge.store.config import WebConfig
+from edge.store.repository import WebSession, WebSessionRepository
 
-MAX_SESSIONS = 10_000
-MAX_SEEN = 5_000
 US = 1_000_000
+#: a session's last use is written at most this often (one write, not one per request)
+TOUCH_S = 30
 
 
-@dataclass(slots=True)
+def _key(sid: str) -> str:
+    return hashlib.sha256(sid.encode("utf-8")).hexdigest()
+
+
+@dataclass(frozen=True, slots=True)
 class Session:
-    sid: str
+    sid: str  # the cookie value; only its sha256 is stored
     user: str
     token_sha256: str
     csrf: str
-    created_us: int
-    last_us: int
-    seen: OrderedDict[str, None] = field(default_factory=OrderedDict)
-
-    def remember(self, event_ids: list[str]) -> None:
-        for event_id in event_ids:
-            self.seen[event_id] = None
-            self.seen.move_to_end(event_id)
-        while len(self.seen) > MAX_SEEN:
-            self.seen.popitem(last=False)
 
 
 class SessionStore:
-    def __init__(self, config: WebConfig) -> None:
+    def __init__(self, config: WebConfig, repo: WebSessionRepository) -> None:
         self._idle_us = config.session_idle_s * US
         self._max_us = config.session_max_s * US
-        self._sessions: OrderedDict[str, Session] = OrderedDict()
-        self._lock = threading.Lock()
+        self._repo = repo
 
     def create(self, user: str, token_sha256: str, now_us: int) -> Session:
-        session = Session(
-            secrets.token_urlsafe(32), user, token_sha256, secrets.token_urlsafe(32), now_us, now_us
+        self._repo.delete_expired_sessions(now_us - self._idle_us, now_us - self._max_us)
+        session = Session(secrets.token_urlsafe(32), user, token_sha256, secrets.token_urlsafe(32))
+        self._repo.put_session(
+            WebSession(_key(session.sid), user, token_sha256, session.csrf, now_us, now_us)
         )
-        with self._lock:
-            self._sessions[session.sid] = session
-            while len(self._sessions) > MAX_SESSIONS:
-                self._sessions.popitem(last=False)  # the least recently used goes first
         return session
 
     def get(self, sid: str, now_us: int) -> Session | None:
-        with self._lock:
-            session = self._sessions.get(sid)
-            if session is None:
-                return None
-            if (
-                now_us - session.last_us > self._idle_us
-                or now_us - session.created_us > self._max_us
-            ):
-                del self._sessions[sid]
-                return None
-            session.last_us = now_us
-            self._sessions.move_to_end(sid)
-            return session
+        key = _key(sid)
+        stored = self._repo.get_session(key)
+        if stored is None:
+            return None
+        if now_us - stored.last_us > self._idle_us or now_us - stored.created_us > self._max_us:
+            self._repo.delete_session(key)
+            return None
+        if now_us - stored.last_us >= TOUCH_S * US:
+            self._repo.touch_session(key, now_us)
+        return Session(sid, stored.user, stored.token_sha256, stored.csrf)
 
     def drop(self, sid: str) -> None:
-        with self._lock:
-            self._sessions.pop(sid, None)
+        self._repo.delete_session(_key(sid))
 
     def drop_user(self, user: str) -> None:
-        with self._lock:
-            for sid in [s.sid for s in self._sessions.values() if s.user == user]:
-                del self._sessions[sid]
+        self._repo.delete_user_sessions(user)
+
+    def remember(self, session: Session, event_ids: Sequence[str], now_us: int) -> None:
+        """Events an audited search of ``session`` returned (for their thumbnails)."""
+        self._repo.remember_events(_key(session.sid), event_ids, now_us)
+
+    def has_seen(self, session: Session, event_id: str) -> bool:
+        return self._repo.has_seen_event(_key(session.sid), event_id)
 
 
 @dataclass(slots=True)

@@ -150,3 +150,15 @@ def test_lock_out_after_repeated_failures(tmp_path: Path) -> None:
         assert not any(h.startswith("ew_session=") for h in right.cookies())
         refused = audit_actions(s, "web.login_refused")
         assert refused and refused[-1]["reason"] == "locked"
+
+
+def test_a_session_survives_a_store_restart(tmp_path: Path) -> None:
+    with helpers.open_stack(tmp_path, "sqlite") as s:
+        c = s.client("reviewer")
+        assert c.get("/search").status == 200
+        s.local.stop()  # a deploy or a crash: nothing of the session was in memory only
+        s.local.start()
+        again = helpers.Client(s.local.url)
+        again.jar = dict(c.jar)
+        page = again.get("/search")
+        assert page.status == 200 and "reviewer" in page.text
