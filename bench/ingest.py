@@ -12,8 +12,11 @@ the Python gRPC transport alone allows on this machine; of_echo = ingest / echo)
 
 Search: p50/p99 of reviewer searches (plate with confusables, subject, camera + time
 window, gateway + pending, newest page) at 100k events (1M with --full), through the
-repository, after a bulk load through ``import_events``. Face search: p99 of a top-50
-cosine search over 100k 128-d templates.
+repository, after a bulk load through ``import_events``. Face search by photo (with
+EDGE_MODELS_DIR and EDGE_EVAL_DIR set; bench/photo_search.py): p50/p99 of the whole
+reviewer operation (decode, detect and embed the photo with the real model pack, search
+100k templates, fetch the matched subjects' events, audit) on a real SQLite store, and
+of the template gallery search alone.
 
     .venv/bin/python bench/ingest.py --quick     # < 10 minutes
     .venv/bin/python bench/ingest.py --quick --batch 32,1   # also one event per request
@@ -74,6 +77,7 @@ from ingest_load import (
     raw_rate_sqlite,
     store_process,
 )
+from photo_search import bench_photo_search
 
 PG_ADMIN = "postgresql://postgres@127.0.0.1:5432/postgres"
 PROVINCES = "京津沪渝冀晋蒙辽吉黑苏浙皖闽赣鲁豫鄂湘粤桂琼川贵云藏陕甘青宁新"
@@ -322,6 +326,14 @@ def main() -> int:
                 key = f"search_{b}_{n // 1000}k"
                 results[key] = bench_search(b, n, work, reps=40)
                 print(f"{key}: {results[key]}", flush=True)
+        models, evals = os.environ.get("EDGE_MODELS_DIR"), os.environ.get("EDGE_EVAL_DIR")
+        if models and evals:
+            results["photo_search_100k"] = bench_photo_search(
+                100_000, 100_000, work, Path(models), Path(evals), populate
+            )
+            print(f"photo_search_100k: {results['photo_search_100k']}", flush=True)
+        else:
+            print("photo search skipped: set EDGE_MODELS_DIR and EDGE_EVAL_DIR", flush=True)
     results["face_search_100k"] = bench_face_search(100_000)
     if args.full:
         results["face_search_1m"] = bench_face_search(1_000_000, reps=50)
