@@ -76,6 +76,18 @@ def padded_scene(seed: int, target_bytes: int) -> bytes:
     return sample_jpeg(seed, _scene_side(target_bytes), _scene_side(target_bytes))
 
 
+def with_scene(
+    event: MatchEvent, blobs: dict[str, bytes], scene: bytes
+) -> tuple[MatchEvent, dict[str, bytes]]:
+    """The sample event with ``scene`` as its scene.jpg (the reference updated to match)."""
+    digest = hashlib.sha256(scene).hexdigest()
+    refs = tuple(
+        BlobRef(b.name, b.role, b.media_type, digest, len(scene)) if b.name == "scene.jpg" else b
+        for b in event.blobs
+    )
+    return dataclasses.replace(event, blobs=refs), {**blobs, "scene.jpg": scene}
+
+
 def signed_chain(
     key: Ed25519PrivateKey,
     gateway_id: str,
@@ -97,16 +109,7 @@ def signed_chain(
     for i, seq in enumerate(range(start, start + n)):
         event, blobs = sample_event(seq, prev, gateway_id, captured_at_us=t0 + i * 1000)
         if scene_bytes:
-            blobs = dict(blobs)
-            blobs["scene.jpg"] = padded_scene(seq, scene_bytes)
-            scene = blobs["scene.jpg"]
-            refs = tuple(
-                BlobRef(b.name, b.role, b.media_type, hashlib.sha256(scene).hexdigest(), len(scene))
-                if b.name == "scene.jpg"
-                else b
-                for b in event.blobs
-            )
-            event = dataclasses.replace(event, blobs=refs)
+            event, blobs = with_scene(event, blobs, padded_scene(seq, scene_bytes))
         if changes:
             event = dataclasses.replace(event, **changes)  # type: ignore[arg-type]
         out.append(SignedSample(event, sign_event(key, event), blobs))
