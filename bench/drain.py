@@ -30,57 +30,22 @@ from typing import Any
 
 from edge.cli.init_cmd import init_deployment
 from edge.config import load_model
-from edge.evidence.model import GENESIS_HASH, MatchEvent
+from edge.evidence.model import GENESIS_HASH
 from edge.evidence.samples import sample_event
-from edge.evidence.signing import sign_event
+from edge.gateway.backlog import fill_outbox, outbox_health
 from edge.gateway.config import GatewayConfig
 from edge.gateway.local_watchlist import LocalWatchlist
 from edge.gateway.outbox import Outbox, outbox_path
 from edge.gateway.uplink import Uplink
-from edge.health import GatewayHealth
-from edge.store.loadgen import Deployment, padded_scene, with_scene
-from edge.wire.mapping import event_to_proto
+from edge.store.loadgen import Deployment, padded_scene
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from ingest_load import EVIDENCE_BYTES, Heads, delivery_rate, encoded_chain, store_process
 
 
-def _fill(outbox: Outbox, dep: Deployment, n: int, scenes: list[bytes]) -> None:
-    """``n`` more signed events of gw-1, appended the way the gateway pipeline does."""
-    key = dep.signing_key(1)
-
-    def build(sequence: int, prev_hash: str) -> tuple[MatchEvent, bytes]:
-        event, blobs = sample_event(
-            sequence, prev_hash, "gw-1", captured_at_us=time.time_ns() // 1000
-        )
-        event, blobs = with_scene(event, blobs, scenes[sequence % len(scenes)])
-        payload = event_to_proto(event, sign_event(key, event), blobs).SerializeToString()
-        return event, payload
-
-    for _ in range(n):
-        outbox.append_event(build)
-
-
-def _health(cfg: GatewayConfig, outbox: Outbox) -> GatewayHealth:
-    stats = outbox.stats()
-    return GatewayHealth(
-        gateway_id=cfg.gateway_id,
-        sent_at_us=time.time_ns() // 1000,
-        software_version="bench",
-        cameras=(),
-        queue_depth=0,
-        outbox_events=stats.pending_events,
-        outbox_bytes=stats.pending_bytes,
-        model_ids=(),
-        face_model_id=None,
-        watchlist_version=0,
-        last_sequence=stats.head_sequence,
-    )
-
-
 def drain_rate(cfg: GatewayConfig, outbox: Outbox, watchlist: LocalWatchlist) -> float:
     n = outbox.stats().pending_events
-    uplink = Uplink(cfg, outbox, watchlist, lambda: _health(cfg, outbox), None)
+    uplink = Uplink(cfg, outbox, watchlist, lambda: outbox_health(cfg.gateway_id, outbox), None)
     t0 = time.perf_counter()
     uplink.start()
     try:
@@ -111,7 +76,7 @@ def run(events: int, rounds: int, batch: int, work: Path) -> dict[str, Any]:
         watchlist.start()
         try:
             for _ in range(rounds):
-                _fill(outbox, dep, events, scenes)
+                fill_outbox(outbox, dep.signing_key(1), "gw-1", scenes, events)
                 drains.append(drain_rate(cfg, outbox, watchlist))
                 requests = {2: encoded_chain(dep, 2, events, heads, 32)}
                 stores.append(delivery_rate(dep, store, requests, events))

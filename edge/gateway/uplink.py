@@ -99,6 +99,10 @@ class Uplink:
         #: events the store rejected for good (quarantined in the outbox)
         self.rejected: list[str] = []
         self.synced = threading.Event()
+        #: events per request; halved when the store refuses a request as too large
+        self.batch_events = config.uplink.batch_events
+        #: one event in flight, to find the one event the store refuses as too large
+        self._probing = False
 
     def start(self) -> None:
         limit = self._config.uplink.max_message_bytes
@@ -148,6 +152,8 @@ class Uplink:
                 self._deliver_session(backoff)
             except grpc.RpcError as e:
                 self._rpc_failed(e, "deliver")
+                if e.code() == grpc.StatusCode.RESOURCE_EXHAUSTED:
+                    self._too_large(e.details() or "")
             self.stats.connected = False
             if not self._stopping.is_set():
                 self._stopping.wait(backoff.next_delay())
@@ -156,7 +162,7 @@ class Uplink:
         """One stream: send pending events within the in-flight window, ack as replies come."""
         assert self._channel is not None
         stub = ingest_pb2_grpc.IngestStub(self._channel)
-        window = threading.Semaphore(self._config.uplink.max_in_flight)
+        window = threading.Semaphore(1 if self._probing else self._config.uplink.max_in_flight)
         done = threading.Event()
         call = stub.Deliver(self._requests(window, done))
         self._call = call
@@ -169,6 +175,7 @@ class Uplink:
                 backoff.reset()
                 self.stats.connected = True
                 if self._outbox.stats().pending_events == 0:
+                    self._probing = False  # whatever was too large is behind us
                     break
         finally:
             done.set()
@@ -181,7 +188,34 @@ class Uplink:
         def ended() -> bool:
             return done.is_set() or self._stopping.is_set()
 
-        return outbox_requests(self._outbox, self._config.uplink, window, ended, self._wake)
+        return outbox_requests(
+            self._outbox, self._config.uplink, window, ended, self._wake, self.batch_events
+        )
+
+    def _too_large(self, detail: str) -> None:
+        """The store refused a request as too large (events or bytes per request).
+
+        First smaller requests, down to one event; then one event in flight at a time,
+        so that a refusal names exactly the oldest pending event. The store can never
+        take that event and holding it would block all later evidence: it is
+        quarantined (kept on disk, not resent) and the store records the gap.
+        """
+        cfg = self._config.uplink
+        if self._probing:
+            oldest = self._outbox.pending(limit=1)
+            if oldest:
+                entry = oldest[0]
+                self.rejected.append(f"event {entry.event_id} (sequence {entry.sequence})")
+                self._outbox.quarantine(entry.event_id, f"too large for the store: {detail}")
+            self._probing, self.batch_events = False, cfg.batch_events
+        elif self.batch_events > 1:
+            self.batch_events = max(1, self.batch_events // 2)
+        else:
+            self._probing = True
+        log.warning(
+            "store refused a request as too large; sending smaller requests",
+            extra={"batch_events": self.batch_events, "probing": self._probing},
+        )
 
     def _on_reply(self, reply: ingest_pb2.DeliverReply) -> None:
         delivered = (ingest_pb2.ACK_STATUS_STORED, ingest_pb2.ACK_STATUS_DUPLICATE)
@@ -304,13 +338,16 @@ def outbox_requests(
     window: threading.Semaphore,
     ended: Callable[[], bool],
     wake: threading.Event,
+    batch_events: int | None = None,
 ) -> Iterator[ingest_pb2.DeliverRequest]:
     """The outbox's pending events in order, batched into Deliver requests.
 
     A request holds what is pending (up to ``batch_events`` / ``batch_bytes``) and goes
     out as soon as the in-flight ``window`` (one slot per event, released per ack) is
     full, so batching never holds an event back. Ends when ``ended()`` turns true.
+    ``batch_events`` overrides ``cfg.batch_events``.
     """
+    most = batch_events or cfg.batch_events
     after = 0
     while not ended():
         entries = outbox.pending(limit=cfg.max_in_flight, after_sequence=after)
@@ -322,7 +359,7 @@ def outbox_requests(
         size = 0
         for entry in entries:
             got = window.acquire(blocking=False)
-            full = len(batch) >= cfg.batch_events or size + len(entry.payload) > cfg.batch_bytes
+            full = len(batch) >= most or size + len(entry.payload) > cfg.batch_bytes
             if batch and (full or not got):
                 yield ingest_pb2.DeliverRequest(events=batch)
                 batch, size = [], 0
