@@ -124,7 +124,7 @@ class OutboxConfig(StrictModel):
 class UplinkConfig(StrictModel):
     backoff_initial_s: float = Field(default=0.5, gt=0.0, le=60.0)
     backoff_max_s: float = Field(default=30.0, gt=0.0, le=3600.0)
-    max_in_flight: int = Field(default=64, ge=1, le=1024, description="unacked events")
+    max_in_flight: int = Field(default=128, ge=1, le=1024, description="unacked events")
     batch_events: int = Field(
         default=32,
         ge=1,
