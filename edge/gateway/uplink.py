@@ -31,6 +31,10 @@ log = logging.getLogger(__name__)
 #: the store's refusal of the gateway itself; retrying cannot help
 _FATAL = (grpc.StatusCode.UNAUTHENTICATED, grpc.StatusCode.PERMISSION_DENIED)
 _RPC_TIMEOUT_S = 30.0
+#: what gRPC ("Received/Sent message larger than max") and the store ("accepts at most
+#: N per request") say when a request is too large; other RESOURCE_EXHAUSTED (a quota
+#: of a proxy, say) is only retried
+_TOO_LARGE = ("larger than max", "accepts at most")
 
 
 @dataclass
@@ -152,8 +156,11 @@ class Uplink:
                 self._deliver_session(backoff)
             except grpc.RpcError as e:
                 self._rpc_failed(e, "deliver")
-                if e.code() == grpc.StatusCode.RESOURCE_EXHAUSTED:
-                    self._too_large(e.details() or "")
+                detail = e.details() or ""
+                if e.code() == grpc.StatusCode.RESOURCE_EXHAUSTED and any(
+                    m in detail for m in _TOO_LARGE
+                ):
+                    self._too_large(detail)
             self.stats.connected = False
             if not self._stopping.is_set():
                 self._stopping.wait(backoff.next_delay())
