@@ -100,3 +100,15 @@ def sample_chain(n: int, gateway_id: str = "gw-1") -> list[Sample]:
         out.append((e, blobs))
         prev = event_hash(e)
     return out
+
+
+def with_scene(
+    event: MatchEvent, blobs: dict[str, bytes], scene: bytes
+) -> tuple[MatchEvent, dict[str, bytes]]:
+    """The sample event with ``scene`` as its scene.jpg (the reference updated to match)."""
+    digest = hashlib.sha256(scene).hexdigest()
+    refs = tuple(
+        BlobRef(b.name, b.role, b.media_type, digest, len(scene)) if b.name == "scene.jpg" else b
+        for b in event.blobs
+    )
+    return dataclasses.replace(event, blobs=refs), {**blobs, "scene.jpg": scene}

@@ -12,11 +12,10 @@ import time
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from edge.evidence.model import MatchEvent
-from edge.evidence.samples import sample_event
+from edge.evidence.samples import sample_event, with_scene
 from edge.evidence.signing import sign_event
 from edge.gateway.outbox import Outbox, OutboxEntry
 from edge.health import GatewayHealth
-from edge.store.loadgen import with_scene
 from edge.wire.mapping import event_to_proto
 
 

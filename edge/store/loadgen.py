@@ -10,7 +10,6 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import functools
-import hashlib
 import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
@@ -22,8 +21,8 @@ import yaml
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from edge.config import load_model
-from edge.evidence.model import GENESIS_HASH, BlobRef, MatchEvent, event_hash
-from edge.evidence.samples import sample_event, sample_jpeg
+from edge.evidence.model import GENESIS_HASH, MatchEvent, event_hash
+from edge.evidence.samples import sample_event, sample_jpeg, with_scene
 from edge.evidence.signing import load_private_key, sign_event
 from edge.review.client import StoreClient
 from edge.review.config import ClientConfig
@@ -74,18 +73,6 @@ def padded_scene(seed: int, target_bytes: int) -> bytes:
     """A real JPEG of about ``target_bytes`` (noise compresses badly, so size is easy;
     within ~1 % of the target)."""
     return sample_jpeg(seed, _scene_side(target_bytes), _scene_side(target_bytes))
-
-
-def with_scene(
-    event: MatchEvent, blobs: dict[str, bytes], scene: bytes
-) -> tuple[MatchEvent, dict[str, bytes]]:
-    """The sample event with ``scene`` as its scene.jpg (the reference updated to match)."""
-    digest = hashlib.sha256(scene).hexdigest()
-    refs = tuple(
-        BlobRef(b.name, b.role, b.media_type, digest, len(scene)) if b.name == "scene.jpg" else b
-        for b in event.blobs
-    )
-    return dataclasses.replace(event, blobs=refs), {**blobs, "scene.jpg": scene}
 
 
 def signed_chain(
