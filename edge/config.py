@@ -7,11 +7,19 @@ with its key path rather than a silently ignored setting.
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
-from typing import Any, Literal, TypeVar, get_args
+from typing import Annotated, Any, Literal, TypeVar, get_args
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    model_validator,
+)
 
 from edge.errors import ConfigError
 
@@ -21,6 +29,20 @@ M = TypeVar("M", bound=BaseModel)
 
 class StrictModel(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+_HOST_PORT = re.compile(r"^(?P<host>[A-Za-z0-9.-]+|\[[0-9A-Fa-f:]+\]):(?P<port>\d{1,5})$")
+
+
+def check_address(value: str) -> str:
+    """`host:port` with a port in 1..65535 (shared by every config that names a peer)."""
+    m = _HOST_PORT.match(value)
+    if not m or not 0 < int(m["port"]) < 65536:
+        raise ValueError("must be host:port with a port 1..65535, e.g. 127.0.0.1:7443")
+    return value
+
+
+Address = Annotated[str, AfterValidator(check_address)]
 
 
 Provider = Literal["cpu", "cuda", "tensorrt", "openvino"]

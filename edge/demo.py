@@ -14,15 +14,14 @@ from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
 
+from edge.api.types import EventQuery, EventRow
 from edge.config import load_model
 from edge.errors import ConfigError
 from edge.gateway.app import Gateway, run_once
 from edge.gateway.config import CameraConfig, GatewayConfig
 from edge.review.client import StoreClient
 from edge.review.config import ClientConfig
-from edge.review.types import EventRow
 from edge.store.config import StoreConfig
-from edge.store.repository import EventQuery
 from edge.store.server import StoreServer
 
 log = logging.getLogger(__name__)

@@ -1,10 +1,16 @@
-"""Identifiers minted once at their origin (events, subjects)."""
+"""Identifiers: the pattern every configured id follows, and ids minted once at their
+origin (events, subjects)."""
 
 from __future__ import annotations
 
 import os
 import time
 import uuid
+
+#: ids of gateways, cameras, users: short, lowercase, safe in paths and certificate names
+ID_PATTERN = r"^[a-z0-9][a-z0-9_-]{0,63}$"
+#: a sha256 in lowercase hex (token hashes, certificate fingerprints)
+HEX64 = r"^[0-9a-f]{64}$"
 
 
 def uuid7(unix_ms: int | None = None) -> str:

@@ -17,7 +17,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 
 
 def run_verify(args: argparse.Namespace) -> int:
-    from edge.cli.review import open_client
+    from edge.review.client import open_client
 
     with open_client(args.config) as client:
         check = client.audit_verify()

@@ -15,7 +15,7 @@ from types import FrameType
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from edge.review.types import EventRow
+    from edge.api.types import EventRow
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:

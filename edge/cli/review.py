@@ -13,11 +13,10 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from edge.errors import ConfigError, EvidenceError, QueryError
+from edge.errors import EvidenceError, QueryError
 
 if TYPE_CHECKING:
-    from edge.review.client import StoreClient
-    from edge.review.types import EventDetailView, EventRow
+    from edge.api.types import EventDetailView, EventRow
 
 MAX_RESULTS = 10_000
 
@@ -30,16 +29,6 @@ def add_config(p: argparse.ArgumentParser, required: bool = False) -> None:
         required=required,
         help="client config with the store address, certificates and token",
     )
-
-
-def open_client(path: Path | None) -> StoreClient:
-    from edge.config import load_model
-    from edge.review.client import StoreClient
-    from edge.review.config import ClientConfig
-
-    if path is None:
-        raise ConfigError("pass --config FILE (a client config, e.g. reviewer.yaml)")
-    return StoreClient(load_model(ClientConfig, path))
 
 
 def iso_to_us(text: str | None, what: str) -> int | None:
@@ -131,7 +120,8 @@ def row_json(r: EventRow) -> dict[str, Any]:
 
 
 def run_search(args: argparse.Namespace) -> int:
-    from edge.store.repository import EventQuery
+    from edge.api.types import EventQuery
+    from edge.review.client import open_client
 
     if not 1 <= args.limit <= MAX_RESULTS:
         raise QueryError(f"--limit must be 1..{MAX_RESULTS} (got {args.limit})")
@@ -197,6 +187,8 @@ def detail_json(d: EventDetailView) -> dict[str, Any]:
 
 
 def run_show(args: argparse.Namespace) -> int:
+    from edge.review.client import open_client
+
     with open_client(_config(args)) as client:
         d = client.get_event(args.event_id)
     if args.json:
@@ -225,6 +217,8 @@ def run_show(args: argparse.Namespace) -> int:
 
 
 def run_verdict(args: argparse.Namespace) -> int:
+    from edge.review.client import open_client
+
     verdict = "confirmed" if args.decision == "confirm" else "rejected"
     with open_client(_config(args)) as client:
         record = client.set_verdict(args.event_id, verdict, args.note)
@@ -236,6 +230,7 @@ def run_verdict(args: argparse.Namespace) -> int:
 
 def run_export(args: argparse.Namespace) -> int:
     from edge.evidence.package import verify_package
+    from edge.review.client import open_client
 
     with open_client(_config(args)) as client:
         files = client.export(list(args.event_ids), args.out)

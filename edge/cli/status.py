@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from edge.review.types import GatewayRow, StatusView
+    from edge.api.types import GatewayRow, StatusView
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -61,7 +61,7 @@ def status_json(s: StatusView) -> dict[str, Any]:
 
 
 def run_status(args: argparse.Namespace) -> int:
-    from edge.cli.review import open_client
+    from edge.review.client import open_client
 
     with open_client(args.config) as client:
         status = client.status()

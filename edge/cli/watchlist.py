@@ -16,7 +16,6 @@ import json
 import sys
 from collections.abc import Sequence
 from contextlib import closing
-from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING, Protocol
@@ -27,14 +26,7 @@ if TYPE_CHECKING:
     from edge.config import FaceConfig
     from edge.vision.types import Face, FaceEmbedding
     from edge.watchlist.store import WatchlistFile
-
-
-@dataclass(frozen=True, slots=True)
-class SubjectSummary:
-    subject_id: str
-    label: str
-    faces: int
-    plates: tuple[str, ...]
+    from edge.watchlist.types import SubjectSummary
 
 
 class WatchlistAdmin(Protocol):
@@ -111,6 +103,8 @@ class LocalWatchlistAdmin:
         return sid
 
     def list_subjects(self) -> list[SubjectSummary]:
+        from edge.watchlist.types import SubjectSummary
+
         snap = self._open(create=False).snapshot()
         plates: dict[str, list[str]] = {}
         for sid, text in snap.plates:
@@ -211,17 +205,30 @@ def pick_face(faces: Sequence[Face], photo: Path, *, largest: bool, config: Face
     return face
 
 
+def _add_face_central(args: argparse.Namespace) -> int:
+    """`watchlist add-face --config admin.yaml PHOTO...`: the store embeds the photos, so
+    no model is loaded here."""
+    from edge.review.watchlist_client import StoreWatchlistAdmin
+
+    with closing(StoreWatchlistAdmin.from_config(args.config)) as admin:
+        outcome = admin.add_face_photos(args.label, args.photos, args.largest)
+    for photo in outcome.photos:
+        if not photo.used:
+            print(f"{args.photos[photo.index]}: not used ({photo.reason})")
+    print(outcome.subject_id)
+    return 0
+
+
 def run_add_face(args: argparse.Namespace) -> int:
+    if getattr(args, "config", None) is not None:  # the store embeds photos centrally
+        return _add_face_central(args)
+
     from edge.analysis import check_face_model
     from edge.config import FaceConfig, ImageLimits, RuntimeConfig, resolve_models_dir
     from edge.imageio import load_image
     from edge.modelpack import load_manifest
     from edge.vision.faces import load_face_analyzer
 
-    if getattr(args, "config", None) is not None:  # the store embeds photos centrally
-        from edge.review.watchlist_client import add_face_central
-
-        return add_face_central(args)
     config = FaceConfig()
     with closing(open_admin(args)) as admin:
         models_dir = resolve_models_dir(args.models)

@@ -7,8 +7,8 @@ from typing import Literal
 
 from pydantic import Field, field_validator, model_validator
 
-from edge.config import StrictModel, VisionConfig
-from edge.store.config import ID_PATTERN, Address
+from edge.config import Address, StrictModel, VisionConfig
+from edge.ids import ID_PATTERN
 
 #: x1, y1, x2, y2 as fractions of the frame width/height (0..1)
 NormRect = tuple[float, float, float, float]

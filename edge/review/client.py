@@ -15,6 +15,14 @@ from typing import Any, TypeVar
 
 import grpc
 
+from edge.api.types import (
+    AuditCheck,
+    EventDetailView,
+    EventQuery,
+    EventRow,
+    StatusView,
+    VerdictView,
+)
 from edge.errors import (
     AuthError,
     ConfigError,
@@ -25,8 +33,6 @@ from edge.errors import (
     TransportError,
 )
 from edge.review.config import ClientConfig
-from edge.review.types import AuditCheck, EventDetailView, EventRow, StatusView, VerdictView
-from edge.store.repository import EventQuery
 from edge.wire import admin_mapping as am
 from edge.wire import review_mapping as rm
 from edge.wire.v1 import (
@@ -60,6 +66,15 @@ def translate(e: grpc.RpcError, address: str) -> EdgeError:
     if code == grpc.StatusCode.INVALID_ARGUMENT:
         return QueryError(details)
     return StoreError(f"store refused ({code.name}): {details}")
+
+
+def open_client(path: Path | None, timeout: float = 30.0) -> StoreClient:
+    """A client for the store named in the client config ``path`` (not yet connected)."""
+    from edge.config import load_model
+
+    if path is None:
+        raise ConfigError("pass --config FILE (a client config, e.g. reviewer.yaml)")
+    return StoreClient(load_model(ClientConfig, path), timeout)
 
 
 def _read(path: Path, what: str) -> bytes:
@@ -140,7 +155,7 @@ class StoreClient:
     def get_blob(self, event_id: str, name: str) -> bytes:
         stub = review_pb2_grpc.ReviewStub(self.channel)
         reply = self.call(stub.GetBlob, review_pb2.GetBlobRequest(event_id=event_id, name=name))
-        return bytes(reply.content)
+        return rm.blob_from_proto(reply).content
 
     def set_verdict(self, event_id: str, verdict: str, note: str) -> VerdictView:
         stub = review_pb2_grpc.ReviewStub(self.channel)

@@ -14,8 +14,9 @@ from typing import Literal
 
 from pydantic import Field, SecretStr
 
-from edge.config import StrictModel
-from edge.store.config import ID_PATTERN, Address, Role
+from edge.api.types import Role
+from edge.config import Address, StrictModel
+from edge.ids import ID_PATTERN
 
 
 class ClientConfig(StrictModel):

@@ -9,20 +9,18 @@ watchlist comes from one model the store knows.
 
 from __future__ import annotations
 
-import argparse
-import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from edge.errors import QueryError, WatchlistError
-from edge.review.client import StoreClient
+from edge.review.client import StoreClient, open_client
+from edge.watchlist.types import SubjectSummary
 from edge.wire import admin_mapping as am
 from edge.wire.v1 import watchlist_pb2
 
 if TYPE_CHECKING:
-    from edge.cli.watchlist import SubjectSummary
-    from edge.review.types import AddFaceOutcome
+    from edge.api.types import AddFaceOutcome
     from edge.vision.types import FaceEmbedding
 
 
@@ -35,8 +33,6 @@ class StoreWatchlistAdmin:
 
     @staticmethod
     def from_config(path: Path) -> StoreWatchlistAdmin:
-        from edge.cli.review import open_client
-
         return StoreWatchlistAdmin(open_client(path))
 
     def close(self) -> None:
@@ -82,8 +78,6 @@ class StoreWatchlistAdmin:
         return subject_id
 
     def list_subjects(self) -> list[SubjectSummary]:
-        from edge.cli.watchlist import SubjectSummary
-
         stub = self._client.watchlist_stub()
         out: list[SubjectSummary] = []
         token = ""
@@ -104,17 +98,3 @@ class StoreWatchlistAdmin:
         stub = self._client.watchlist_stub()
         reply = self._call(stub.Remove, watchlist_pb2.RemoveRequest(subject_id=subject_id))
         return bool(reply.removed)
-
-
-def add_face_central(args: argparse.Namespace) -> int:
-    """`watchlist add-face --config admin.yaml PHOTO...`: the store embeds the photos."""
-    admin = StoreWatchlistAdmin.from_config(args.config)
-    try:
-        outcome = admin.add_face_photos(args.label, args.photos, args.largest)
-    finally:
-        admin.close()
-    for index, used, reason in outcome.photos:
-        if not used:
-            sys.stdout.write(f"{args.photos[index]}: not used ({reason})\n")
-    sys.stdout.write(f"{outcome.subject_id}\n")
-    return 0

@@ -12,11 +12,11 @@ from cryptography.hazmat.primitives import serialization
 from edge import __version__
 from edge.errors import NotFoundError, StoreError
 from edge.evidence.signing import load_public_key_pem
+from edge.ids import ID_PATTERN
 from edge.pki import new_token, token_sha256
 from edge.store.audit import Auditor
 from edge.store.audit_chain import AuditVerification
 from edge.store.auth import ROLE_RANK, Principal
-from edge.store.config import ID_PATTERN
 from edge.store.repository import GatewayInfo, Repository, Role, User
 
 log = logging.getLogger(__name__)

@@ -16,28 +16,14 @@ import re
 from pathlib import Path
 from typing import Annotated, Literal
 
-from pydantic import AfterValidator, Field, field_validator, model_validator
+from pydantic import Field, field_validator, model_validator
 
-from edge.config import StrictModel, VisionConfig
-
-Role = Literal["viewer", "reviewer", "admin"]
-ROLES: tuple[Role, ...] = ("viewer", "reviewer", "admin")
-
-#: ids of gateways, cameras, users: short, lowercase, safe in paths and certificate names
-ID_PATTERN = r"^[a-z0-9][a-z0-9_-]{0,63}$"
-HEX64 = r"^[0-9a-f]{64}$"
-_HOST_PORT = re.compile(r"^(?P<host>[A-Za-z0-9.-]+|\[[0-9A-Fa-f:]+\]):(?P<port>\d{1,5})$")
-
-
-def check_address(value: str) -> str:
-    """`host:port` with a port in 1..65535 (shared by every config that names a peer)."""
-    m = _HOST_PORT.match(value)
-    if not m or not 0 < int(m["port"]) < 65536:
-        raise ValueError("must be host:port with a port 1..65535, e.g. 127.0.0.1:7443")
-    return value
-
-
-Address = Annotated[str, AfterValidator(check_address)]
+# Role and ID_PATTERN are re-exported for the web page's modules, which still import
+# them from here; new code takes them from edge.api.types and edge.ids.
+from edge.api.types import Role as Role
+from edge.config import Address, StrictModel, VisionConfig
+from edge.ids import HEX64
+from edge.ids import ID_PATTERN as ID_PATTERN
 
 
 class ServerTls(StrictModel):

@@ -27,11 +27,13 @@ from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from functools import partial
-from typing import Literal
 
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
+from edge.api.types import Ack as Ack
+from edge.api.types import AckStatus as AckStatus
+from edge.api.types import HeartbeatResult as HeartbeatResult
 from edge.evidence.model import MatchEvent, canonical_bytes
 from edge.evidence.signing import SIGNATURE_SIZE, public_key_fingerprint
 from edge.health import GatewayHealth
@@ -45,7 +47,6 @@ from edge.store.repository import ChainClassifier, NewEvent, Repository, StoredB
 
 log = logging.getLogger(__name__)
 
-AckStatus = Literal["stored", "duplicate", "rejected"]
 #: one delivered event: (event, signature, blob bytes by name)
 Delivery = tuple[MatchEvent, bytes, Mapping[str, bytes]]
 _IMAGE_FORMATS = frozenset({"JPEG", "PNG"})
@@ -57,22 +58,6 @@ IN_FLIGHT = 512
 IN_FLIGHT_BYTES = 64 << 20
 #: how long a gateway's public key is used without asking the repository again
 KEY_TTL_S = 1.0
-
-
-@dataclass(frozen=True, slots=True)
-class Ack:
-    event_id: str
-    status: AckStatus
-    integrity: str | None  # as recorded; None when nothing was recorded
-    message: str  # for the gateway's log: no personal data
-    sequence: int
-
-
-@dataclass(frozen=True, slots=True)
-class HeartbeatResult:
-    server_time_us: int
-    watchlist_version: int
-    last_stored_sequence: int
 
 
 @dataclass(frozen=True, slots=True)

@@ -20,6 +20,7 @@ import grpc
 import yaml
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
+from edge.api.types import Ack
 from edge.config import load_model
 from edge.evidence.model import GENESIS_HASH, MatchEvent, event_hash
 from edge.evidence.samples import sample_event, sample_jpeg, with_scene
@@ -27,7 +28,6 @@ from edge.evidence.signing import load_private_key, sign_event
 from edge.review.client import StoreClient
 from edge.review.config import ClientConfig
 from edge.store.config import StoreConfig
-from edge.store.ingest import Ack
 from edge.store.server import StoreServer
 from edge.wire.mapping import event_to_proto
 from edge.wire.review_mapping import ack_from_proto

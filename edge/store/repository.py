@@ -12,17 +12,18 @@ from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass, field
 from typing import Literal, Protocol
 
+from edge.api.types import EventQuery as EventQuery
+from edge.api.types import Role as Role
+from edge.api.types import Verdict as Verdict
 from edge.evidence.model import MatchEvent
 
 #: How an event's hash chain link looked on arrival; anything but "ok" is shown to
 #: reviewers and recorded as a problem on the gateway.
 Integrity = Literal["ok", "gap", "fork", "replay", "bad_signature", "bad_blob"]
 INTEGRITY_STATES: tuple[str, ...] = ("ok", "gap", "fork", "replay", "bad_signature", "bad_blob")
-Verdict = Literal["confirmed", "rejected"]
 #: search filter on verdicts: "pending" = no verdict yet
 VerdictFilter = Literal["pending", "confirmed", "rejected"]
 VERDICT_FILTERS: tuple[str, ...] = ("pending", "confirmed", "rejected")
-Role = Literal["viewer", "reviewer", "admin"]
 #: "conflict": the id exists with different content (never overwritten)
 InsertStatus = Literal["inserted", "duplicate", "conflict"]
 
@@ -108,23 +109,6 @@ class StoredEvent:
     def best_similarity(self) -> float | None:
         sims = [f.similarity for f in self.event.faces]
         return max(sims) if sims else None
-
-
-@dataclass(frozen=True, slots=True)
-class EventQuery:
-    """Search filters; every value is bound as a query parameter, never spliced."""
-
-    plate: str | None = None
-    subject_ids: tuple[str, ...] = ()
-    camera_id: str | None = None
-    gateway_id: str | None = None
-    since_us: int | None = None
-    until_us: int | None = None
-    verdict: str | None = None  # one of VERDICT_FILTERS
-    integrity: str | None = None  # one of INTEGRITY_STATES
-    plate_exact: bool = False  # only the exact normalised text, not confusable reads
-    limit: int = 50
-    cursor: str | None = None  # opaque keyset cursor from the previous page
 
 
 @dataclass(frozen=True, slots=True)

@@ -14,6 +14,7 @@ from typing import Any, TypeVar
 
 import grpc
 
+from edge.api.types import Ack
 from edge.errors import (
     AuthError,
     EdgeError,
@@ -25,13 +26,15 @@ from edge.errors import (
     NotFoundError,
     QueryError,
 )
+from edge.store import api_views as views
 from edge.store.admin_service import AdminService
-from edge.store.ingest import Ack, Delivery, IngestService
+from edge.store.ingest import Delivery, IngestService
 from edge.store.interceptor import principal_of
 from edge.store.review_service import ReviewService
 from edge.store.watchlist_service import WatchlistService
 from edge.wire import admin_mapping as am
 from edge.wire import review_mapping as rm
+from edge.wire import watchlist_mapping as wm
 from edge.wire.mapping import (
     ROLES,
     enum_from_proto,
@@ -161,8 +164,14 @@ class WatchlistSyncServicer(watchlist_pb2_grpc.WatchlistSyncServicer):
         self, request: watchlist_pb2.GetDeltasRequest, context: grpc.ServicerContext
     ) -> watchlist_pb2.GetDeltasReply:
         d = self._wl.deltas(request.since_version)
-        return am.deltas_to_proto(
-            d, self._wl.face_model_id, self._wl.template_count(), request.face_model_id or None
+        model = self._wl.face_model_id
+        return wm.deltas_to_proto(
+            d.version,
+            [views.subject_change(c, model) for c in d.changes],
+            d.snapshot_required,
+            model,
+            self._wl.template_count(),
+            request.face_model_id or None,
         )
 
 
@@ -181,7 +190,7 @@ class WatchlistAdminServicer(watchlist_pb2_grpc.WatchlistAdminServicer):
             list(request.photos),
             request.largest,
         )
-        return am.add_face_to_proto(result)
+        return am.add_face_to_proto(views.add_face_outcome(result))
 
     @errors_to_status
     def AddPlate(  # noqa: N802
@@ -199,10 +208,11 @@ class WatchlistAdminServicer(watchlist_pb2_grpc.WatchlistAdminServicer):
         size = min(request.page_size or 100, 1000)
         start = int(request.page_token) if request.page_token.isdigit() else 0
         subjects, version = self._wl.list_subjects(principal_of(context))
-        page = subjects[start : start + size]
+        model = self._wl.face_model_id
+        page = [views.watchlist_row(s, model) for s in subjects[start : start + size]]
         more = start + size < len(subjects)
         return watchlist_pb2.ListWatchlistReply(
-            entries=[am.entry_to_proto(s, self._wl.face_model_id) for s in page],
+            entries=[am.entry_to_proto(r) for r in page],
             version=version,
             next_page_token=str(start + size) if more else "",
         )
@@ -226,7 +236,7 @@ class ReviewServicer(review_pb2_grpc.ReviewServicer):
         query, photo, min_sim = rm.query_from_proto(request)
         result = self._review.search(principal_of(context), query, photo, min_sim)
         return review_pb2.SearchReply(
-            events=[rm.summary_to_proto(h) for h in result.hits],
+            events=[rm.summary_to_proto(views.event_row(h)) for h in result.hits],
             next_page_token=result.next_cursor or "",
         )
 
@@ -234,14 +244,15 @@ class ReviewServicer(review_pb2_grpc.ReviewServicer):
     def GetEvent(  # noqa: N802
         self, request: review_pb2.GetEventRequest, context: grpc.ServicerContext
     ) -> review_pb2.EventDetail:
-        return rm.detail_to_proto(self._review.get_event(principal_of(context), request.event_id))
+        view = self._review.get_event(principal_of(context), request.event_id)
+        return rm.detail_to_proto(views.event_detail(view))
 
     @errors_to_status
     def GetBlob(  # noqa: N802
         self, request: review_pb2.GetBlobRequest, context: grpc.ServicerContext
     ) -> review_pb2.BlobContent:
         blob, data = self._review.get_blob(principal_of(context), request.event_id, request.name)
-        return rm.blob_to_proto(blob, data)
+        return rm.blob_to_proto(views.blob_content(blob, data))
 
     @errors_to_status
     def SetVerdict(  # noqa: N802
@@ -251,7 +262,7 @@ class ReviewServicer(review_pb2_grpc.ReviewServicer):
         record = self._review.set_verdict(
             principal_of(context), request.event_id, verdict, request.note
         )
-        return review_pb2.SetVerdictReply(record=rm.verdict_to_proto(record))
+        return review_pb2.SetVerdictReply(record=rm.verdict_to_proto(views.verdict_view(record)))
 
     def Export(  # noqa: N802
         self, request: review_pb2.ExportRequest, context: grpc.ServicerContext
@@ -271,7 +282,7 @@ class AdminServicer(admin_pb2_grpc.AdminServicer):
 
     @errors_to_status
     def ListGateways(self, request: Any, context: grpc.ServicerContext) -> Any:  # noqa: N802
-        gateways = [am.gateway_to_proto(g) for g in self._admin.list_gateways()]
+        gateways = [am.gateway_to_proto(views.gateway_row(g)) for g in self._admin.list_gateways()]
         return admin_pb2.ListGatewaysReply(gateways=gateways)
 
     @errors_to_status
@@ -284,19 +295,19 @@ class AdminServicer(admin_pb2_grpc.AdminServicer):
             request.public_key_pem,
             request.cert_fingerprint or None,
         )
-        return am.gateway_to_proto(info)
+        return am.gateway_to_proto(views.gateway_row(info))
 
     @errors_to_status
     def RevokeGateway(  # noqa: N802
         self, request: admin_pb2.RevokeGatewayRequest, context: grpc.ServicerContext
     ) -> admin_pb2.GatewayInfo:
         info = self._admin.revoke_gateway(principal_of(context), request.gateway_id, request.reason)
-        return am.gateway_to_proto(info)
+        return am.gateway_to_proto(views.gateway_row(info))
 
     @errors_to_status
     def ListUsers(self, request: Any, context: grpc.ServicerContext) -> Any:  # noqa: N802
         return admin_pb2.ListUsersReply(
-            users=[am.user_to_proto(u) for u in self._admin.list_users()]
+            users=[am.user_to_proto(views.user_row(u)) for u in self._admin.list_users()]
         )
 
     @errors_to_status
@@ -305,18 +316,20 @@ class AdminServicer(admin_pb2_grpc.AdminServicer):
     ) -> admin_pb2.CreateUserReply:
         role = enum_from_proto(ROLES, request.role, "CreateUserRequest.role")
         user, token = self._admin.create_user(principal_of(context), request.name, role)  # type: ignore[arg-type]
-        return admin_pb2.CreateUserReply(user=am.user_to_proto(user), token=token)
+        return admin_pb2.CreateUserReply(user=am.user_to_proto(views.user_row(user)), token=token)
 
     @errors_to_status
     def RevokeUser(  # noqa: N802
         self, request: admin_pb2.RevokeUserRequest, context: grpc.ServicerContext
     ) -> admin_pb2.User:
-        return am.user_to_proto(self._admin.revoke_user(principal_of(context), request.name))
+        user = self._admin.revoke_user(principal_of(context), request.name)
+        return am.user_to_proto(views.user_row(user))
 
     @errors_to_status
     def Status(self, request: Any, context: grpc.ServicerContext) -> Any:  # noqa: N802
-        return am.status_to_proto(self._admin.status())
+        return am.status_to_proto(views.status_view(self._admin.status()))
 
     @errors_to_status
     def AuditVerify(self, request: Any, context: grpc.ServicerContext) -> Any:  # noqa: N802
-        return am.audit_to_proto(self._admin.audit_verify(principal_of(context)))
+        check = self._admin.audit_verify(principal_of(context))
+        return am.audit_to_proto(views.audit_check(check))

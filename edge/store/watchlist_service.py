@@ -215,7 +215,3 @@ class WatchlistService:
     def template_count(self) -> int:
         """Templates of the store's face model (what sync can send)."""
         return self._repo.watchlist.template_models().get(self.face_model_id, 0)
-
-    def templates_for_sync(self, subject: Subject) -> tuple[list[str], np.ndarray]:
-        rows = [t for t in subject.templates if t.model_id == self.face_model_id]
-        return [subject.subject_id] * len(rows), template_matrix(rows)

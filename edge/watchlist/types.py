@@ -18,6 +18,16 @@ class Subject:
 
 
 @dataclass(frozen=True, slots=True)
+class SubjectSummary:
+    """One subject as `watchlist list` shows it, wherever the list lives."""
+
+    subject_id: str
+    label: str
+    faces: int
+    plates: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
 class FaceMatch:
     subject_id: str
     label: str

@@ -1,18 +1,25 @@
-"""Proto <-> domain for the store's ingest acks and the Review service.
+"""Proto <-> edge.api types for the store's ingest acks and the Review service.
 
 Companion of edge/wire/mapping.py (events, heartbeats, snapshots), whose enum tables it
-reuses; servicers and clients convert only through these functions.
+reuses; servicers and clients convert only through these functions. It imports no
+store module: the reviewer CLI loads it without the store or the vision stack.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
 
+from edge.api.types import (
+    Ack,
+    BlobContent,
+    EventDetailView,
+    EventQuery,
+    EventRow,
+    HeartbeatResult,
+    Verdict,
+    VerdictView,
+)
 from edge.errors import QueryError
-from edge.review.types import EventDetailView, EventRow, VerdictView
-from edge.store.ingest import Ack, HeartbeatResult
-from edge.store.repository import EventQuery, StoredBlob, Verdict, VerdictRecord
-from edge.store.review_service import EventView, SearchHit
 from edge.wire.mapping import (
     ACK_STATUSES,
     INTEGRITY,
@@ -107,24 +114,22 @@ def query_to_proto(
     )
 
 
-def summary_to_proto(hit: SearchHit) -> review_pb2.EventSummary:
-    s = hit.stored
-    e = s.event
+def summary_to_proto(r: EventRow) -> review_pb2.EventSummary:
     return review_pb2.EventSummary(
-        event_id=e.event_id,
-        gateway_id=e.gateway_id,
-        camera_id=e.camera_id,
-        captured_at_us=e.captured_at_us,
-        kind=e.kind,
-        subject_ids=list(s.subject_ids),
-        plate_texts=list(s.plate_texts),
-        best_similarity=s.best_similarity or 0.0,
-        verdict=VERDICTS[s.verdict or "pending"],
-        integrity=INTEGRITY[s.integrity],
-        received_at_us=s.received_at_us,
-        sequence=e.sequence,
-        photo_similarity=hit.photo_similarity or 0.0,
-        label=s.label or "",
+        event_id=r.event_id,
+        gateway_id=r.gateway_id,
+        camera_id=r.camera_id,
+        captured_at_us=r.captured_at_us,
+        kind=r.kind,
+        subject_ids=list(r.subject_ids),
+        plate_texts=list(r.plate_texts),
+        best_similarity=r.best_similarity or 0.0,
+        verdict=enum_to_proto(VERDICTS, r.verdict, "verdict"),  # type: ignore[arg-type]
+        integrity=enum_to_proto(INTEGRITY, r.integrity, "integrity"),  # type: ignore[arg-type]
+        received_at_us=r.received_at_us,
+        sequence=r.sequence,
+        photo_similarity=r.photo_similarity or 0.0,
+        label=r.label or "",
     )
 
 
@@ -150,9 +155,12 @@ def summary_from_proto(pb: review_pb2.EventSummary, with_photo: bool) -> EventRo
 # --- event detail, verdicts, blobs --------------------------------------------------
 
 
-def verdict_to_proto(v: VerdictRecord) -> review_pb2.VerdictRecord:
+def verdict_to_proto(v: VerdictView) -> review_pb2.VerdictRecord:
     return review_pb2.VerdictRecord(
-        verdict=VERDICTS[v.verdict], note=v.note, reviewer=v.reviewer, at_us=v.at_us
+        verdict=enum_to_proto(VERDICTS, v.verdict, "verdict"),  # type: ignore[arg-type]
+        note=v.note,
+        reviewer=v.reviewer,
+        at_us=v.at_us,
     )
 
 
@@ -165,19 +173,18 @@ def verdict_from_proto(pb: review_pb2.VerdictRecord) -> VerdictView:
     )
 
 
-def detail_to_proto(view: EventView) -> review_pb2.EventDetail:
-    s = view.stored
+def detail_to_proto(d: EventDetailView) -> review_pb2.EventDetail:
     return review_pb2.EventDetail(
-        event=match_event_to_proto(s.event),
-        signature=s.signature,
-        event_hash=s.event_hash,
-        integrity=INTEGRITY[s.integrity],
-        integrity_detail=s.integrity_note,
-        received_at_us=s.received_at_us,
-        verdict=VERDICTS[s.verdict or "pending"],
-        verdicts=[verdict_to_proto(v) for v in view.verdicts],
-        gateway_key_fingerprint=view.gateway_key_fingerprint,
-        label=s.label or "",
+        event=match_event_to_proto(d.event),
+        signature=d.signature,
+        event_hash=d.event_hash,
+        integrity=enum_to_proto(INTEGRITY, d.integrity, "integrity"),  # type: ignore[arg-type]
+        integrity_detail=d.integrity_detail,
+        received_at_us=d.received_at_us,
+        verdict=enum_to_proto(VERDICTS, d.verdict, "verdict"),  # type: ignore[arg-type]
+        verdicts=[verdict_to_proto(v) for v in d.verdicts],
+        gateway_key_fingerprint=d.gateway_key_fingerprint,
+        label=d.label or "",
     )
 
 
@@ -204,10 +211,14 @@ def verdict_request(event_id: str, verdict: str, note: str) -> review_pb2.SetVer
     )
 
 
-def blob_to_proto(blob: StoredBlob, data: bytes) -> review_pb2.BlobContent:
+def blob_to_proto(b: BlobContent) -> review_pb2.BlobContent:
     return review_pb2.BlobContent(
-        name=blob.name, media_type=blob.media_type, sha256=blob.sha256, content=data
+        name=b.name, media_type=b.media_type, sha256=b.sha256, content=b.content
     )
+
+
+def blob_from_proto(pb: review_pb2.BlobContent) -> BlobContent:
+    return BlobContent(pb.name, pb.media_type, pb.sha256, bytes(pb.content))
 
 
 def export_chunks(files: Mapping[str, bytes]) -> Iterator[review_pb2.ExportChunk]:

@@ -74,7 +74,7 @@ def test_missing_and_wrong_tokens_are_unauthenticated(store: Deployment) -> None
     cfg = yaml.safe_load(store.path("viewer.yaml").read_text())
     cfg["token"] = "x" * 43
     store.path("wrong.yaml").write_text(yaml.safe_dump(cfg))
-    from edge.cli.review import open_client
+    from edge.review.client import open_client
 
     with open_client(store.path("wrong.yaml")) as wrong, pytest.raises(AuthError) as e:
         wrong.search(EventQuery())
