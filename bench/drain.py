@@ -28,8 +28,8 @@ import time
 from pathlib import Path
 from typing import Any
 
-from edge.cli.init_cmd import init_deployment
 from edge.config import load_model
+from edge.deployment import init_deployment
 from edge.evidence.model import GENESIS_HASH
 from edge.evidence.samples import sample_event
 from edge.gateway.backlog import fill_outbox, outbox_health

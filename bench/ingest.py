@@ -47,7 +47,7 @@ from typing import Any
 import numpy as np
 import psycopg
 
-from edge.cli.init_cmd import init_deployment
+from edge.deployment import init_deployment
 from edge.evidence.model import (
     GENESIS_HASH,
     BlobRef,

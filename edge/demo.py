@@ -16,6 +16,7 @@ from pathlib import Path
 
 from edge.api.types import EventQuery, EventRow
 from edge.config import load_model
+from edge.deployment import init_deployment
 from edge.errors import ConfigError
 from edge.gateway.app import Gateway, run_once
 from edge.gateway.config import CameraConfig, GatewayConfig
@@ -121,8 +122,6 @@ class Demo:
         self._store: StoreServer | None = None
 
     def start(self) -> DemoResult:
-        from edge.cli.init_cmd import init_deployment
-
         root = self._root
         samples = find_samples(self._eval_dir)
         init_deployment(root, gateways=1)

@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 import yaml
 
-from edge.cli.init_cmd import init_deployment
+from edge.deployment import init_deployment
 from edge.store.loadgen import Deployment, serving
 
 ROOT = Path(__file__).resolve().parents[3]

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from edge.cli.init_cmd import init_deployment
 from edge.config import load_model
+from edge.deployment import init_deployment
 from edge.gateway.backlog import fill_outbox, outbox_health
 from edge.gateway.config import GatewayConfig
 from edge.gateway.local_watchlist import LocalWatchlist

@@ -17,7 +17,7 @@ from typing import Any
 
 import pytest
 
-from edge.cli.init_cmd import init_deployment
+from edge.deployment import init_deployment
 from edge.evidence.model import GENESIS_HASH, MatchEvent, canonical_bytes, event_hash
 from edge.evidence.samples import sample_event
 from edge.store.loadgen import Deployment, serving

@@ -6,8 +6,8 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
-from edge.cli.init_cmd import init_deployment
 from edge.config import MatchConfig, load_model
+from edge.deployment import init_deployment
 from edge.gateway.config import GatewayConfig
 from edge.gateway.local_watchlist import LocalWatchlist
 from edge.gateway.outbox import Outbox, outbox_path
