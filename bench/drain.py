@@ -28,16 +28,18 @@ import time
 from pathlib import Path
 from typing import Any
 
+import checkout  # noqa: F401 - puts the checkout root on sys.path for tests.support
+
 from edge.config import load_model
 from edge.deployment import init_deployment
 from edge.evidence.model import GENESIS_HASH
-from edge.evidence.samples import sample_event
-from edge.gateway.backlog import fill_outbox, outbox_health
 from edge.gateway.config import GatewayConfig
 from edge.gateway.local_watchlist import LocalWatchlist
 from edge.gateway.outbox import Outbox, outbox_path
 from edge.gateway.uplink import Uplink
-from edge.store.loadgen import Deployment, padded_scene
+from tests.support.backlog import fill_outbox, outbox_health
+from tests.support.loadgen import Deployment, padded_scene
+from tests.support.samples import sample_event
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from ingest_load import EVIDENCE_BYTES, Heads, delivery_rate, encoded_chain, store_process

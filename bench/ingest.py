@@ -44,6 +44,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
+import checkout  # noqa: F401 - puts the checkout root on sys.path for tests.support
 import numpy as np
 import psycopg
 
@@ -57,7 +58,6 @@ from edge.evidence.model import (
     canonical_bytes,
     event_hash,
 )
-from edge.store.loadgen import Deployment
 from edge.store.plates import normalise_plate
 from edge.store.postgres_repo import postgres_repository
 from edge.store.repository import EventQuery, NewEvent, StoredBlob
@@ -65,6 +65,7 @@ from edge.store.sql_repo import SqlRepository
 from edge.store.sqlite_repo import sqlite_repository
 from edge.vision.types import FaceEmbedding
 from edge.watchlist.gallery import FaceGallery
+from tests.support.loadgen import Deployment
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from ingest_load import (

@@ -30,15 +30,16 @@ from collections.abc import Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
+import checkout  # noqa: F401 - puts the checkout root on sys.path for tests.support
 import grpc
 import psycopg
 
 from edge.config import load_model
 from edge.evidence.model import event_hash
-from edge.evidence.samples import sample_event
 from edge.store.config import StoreConfig
-from edge.store.loadgen import Deployment, batched, client_credentials, signed_chain
 from edge.wire.v1 import ingest_pb2
+from tests.support.loadgen import Deployment, batched, client_credentials, signed_chain
+from tests.support.samples import sample_event
 
 #: per gateway number: (next sequence, hash of the last event) so runs continue the chain
 Heads = dict[int, tuple[int, str]]

@@ -6,7 +6,7 @@ from collections.abc import Callable
 
 import pytest
 
-from edge.evidence.samples import Sample, sample_chain, sample_event
+from tests.support.samples import Sample, sample_chain, sample_event
 
 
 @pytest.fixture

@@ -19,7 +19,6 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from edge.config import VisionConfig
 from edge.evidence.model import GENESIS_HASH, FaceHit, MatchEvent, PlateHit, event_hash
-from edge.evidence.samples import sample_event
 from edge.evidence.signing import generate_signing_key, sign_event
 from edge.pki import new_token, token_sha256
 from edge.store.admin_service import AdminService
@@ -35,6 +34,7 @@ from edge.store.sql import Database
 from edge.store.sql_repo import SqlRepository
 from edge.store.watchlist_service import WatchlistService
 from edge.store.web.wiring import RunningWeb, start_web
+from tests.support.samples import sample_event
 
 HOUR_US = 3_600_000_000
 #: 2025-06-15 00:00 in UTC+8

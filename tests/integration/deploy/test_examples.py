@@ -16,7 +16,7 @@ import pytest
 import yaml
 
 from edge.deployment import init_deployment
-from edge.store.loadgen import Deployment, serving
+from tests.support.loadgen import Deployment, serving
 
 ROOT = Path(__file__).resolve().parents[3]
 DEPLOY = ROOT / "deploy"

@@ -11,10 +11,10 @@ import pytest
 
 from edge.errors import TransportError
 from edge.evidence.package import ChainLink, PackageItem, package_files, verify_package
-from edge.evidence.samples import sample_chain
 from edge.evidence.signing import generate_signing_key, public_key_pem, sign_event
 from edge.wire.export import package_to_chunks, write_package_chunks
 from edge.wire.v1 import review_pb2, review_pb2_grpc
+from tests.support.samples import sample_chain
 
 
 class _ExportOnly(review_pb2_grpc.ReviewServicer):

@@ -10,13 +10,13 @@ import pytest
 
 from edge.config import load_model
 from edge.deployment import init_deployment
-from edge.gateway.backlog import fill_outbox, outbox_health
 from edge.gateway.config import GatewayConfig
 from edge.gateway.local_watchlist import LocalWatchlist
 from edge.gateway.outbox import Outbox, outbox_path
 from edge.gateway.uplink import Uplink
-from edge.store.loadgen import Deployment, padded_scene, serving
 from edge.store.repository import EventQuery
+from tests.support.backlog import fill_outbox, outbox_health
+from tests.support.loadgen import Deployment, padded_scene, serving
 
 
 class Gateway:

@@ -19,12 +19,12 @@ import pytest
 
 from edge.deployment import init_deployment
 from edge.evidence.model import GENESIS_HASH, MatchEvent, canonical_bytes, event_hash
-from edge.evidence.samples import sample_event
-from edge.store.loadgen import Deployment, serving
 from edge.store.postgres_repo import postgres_repository
 from edge.store.repository import NewEvent, StoredBlob
 from edge.store.sql_repo import SqlRepository
 from edge.store.sqlite_repo import sqlite_repository
+from tests.support.loadgen import Deployment, serving
+from tests.support.samples import sample_event
 
 
 @pytest.fixture

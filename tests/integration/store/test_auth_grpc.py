@@ -13,9 +13,15 @@ import yaml
 
 from edge.errors import AuthError, TransportError
 from edge.pki import CertKey, cert_serial_hex, create_ca, issue_client_cert
-from edge.store.loadgen import Deployment, GatewayClient, client_credentials, serving, signed_chain
 from edge.store.repository import EventQuery
 from edge.wire.v1 import review_pb2, review_pb2_grpc
+from tests.support.loadgen import (
+    Deployment,
+    GatewayClient,
+    client_credentials,
+    serving,
+    signed_chain,
+)
 
 
 def _gateway_with(dep: Deployment, ck: CertKey, tmp: Path) -> GatewayClient:

@@ -6,9 +6,9 @@ import grpc
 import pytest
 
 from edge.evidence.signing import generate_signing_key, sign_event
-from edge.store.loadgen import Deployment, SignedSample, batched, serving, signed_chain
 from edge.store.repository import EventQuery
 from edge.wire.v1 import ingest_pb2
+from tests.support.loadgen import Deployment, SignedSample, batched, serving, signed_chain
 
 
 def test_each_request_gets_one_reply_with_its_acks_in_order(store: Deployment) -> None:

@@ -9,7 +9,7 @@ from collections.abc import Callable
 from contextlib import AbstractContextManager
 from typing import Any
 
-from edge.store.loadgen import Deployment, signed_chain
+from tests.support.loadgen import Deployment, signed_chain
 
 Cli = Callable[..., subprocess.CompletedProcess[str]]
 Spawn = Callable[[Deployment], AbstractContextManager[subprocess.Popen[str]]]

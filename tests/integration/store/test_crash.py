@@ -12,9 +12,9 @@ from contextlib import AbstractContextManager
 
 import grpc
 
-from edge.store.ingest import Ack
-from edge.store.loadgen import Deployment, SignedSample, signed_chain
+from edge.api.types import Ack
 from edge.wire.v1 import ingest_pb2
+from tests.support.loadgen import Deployment, SignedSample, signed_chain
 
 Spawn = Callable[[Deployment], AbstractContextManager[subprocess.Popen[str]]]
 N = 120

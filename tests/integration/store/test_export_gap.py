@@ -4,7 +4,7 @@ then names the unprovable link instead of passing the package."""
 from __future__ import annotations
 
 from edge.evidence.package_verify import verify_package
-from edge.store.loadgen import Deployment, serving, signed_chain
+from tests.support.loadgen import Deployment, serving, signed_chain
 
 
 def test_export_after_a_gap_names_the_missing_link(deployment: Deployment) -> None:

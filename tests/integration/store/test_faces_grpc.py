@@ -12,11 +12,11 @@ import pytest
 from edge.errors import QueryError, WatchlistError
 from edge.evidence.signing import sign_event
 from edge.review.watchlist_client import StoreWatchlistAdmin
-from edge.store.loadgen import Deployment, SignedSample, signed_chain
 from edge.store.repository import EventQuery
 from edge.store.server import StoreServer
 from edge.wire.mapping import snapshot_from_proto
 from edge.wire.v1 import watchlist_pb2, watchlist_pb2_grpc
+from tests.support.loadgen import Deployment, SignedSample, signed_chain
 
 pytestmark = pytest.mark.models
 

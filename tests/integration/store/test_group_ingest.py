@@ -21,9 +21,9 @@ from edge.store.blobs import FolderBlobStore
 from edge.store.config import Limits
 from edge.store.ingest import Ack, Delivery, IngestService
 from edge.store.linking import classify_link
-from edge.store.loadgen import Deployment, signed_chain
 from edge.store.repository import EventQuery, NewEvent, StoredBlob
 from edge.store.sql_repo import SqlRepository
+from tests.support.loadgen import Deployment, signed_chain
 
 Make = Callable[..., list[tuple[NewEvent, list[StoredBlob]]]]
 

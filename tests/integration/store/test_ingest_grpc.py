@@ -8,11 +8,11 @@ import hashlib
 import grpc
 import pytest
 
-from edge.evidence.samples import sample_jpeg
 from edge.evidence.signing import generate_signing_key, sign_event
-from edge.store.loadgen import Deployment, SignedSample, serving, signed_chain
 from edge.store.repository import EventQuery
 from edge.wire.v1 import ingest_pb2
+from tests.support.loadgen import Deployment, SignedSample, serving, signed_chain
+from tests.support.samples import sample_jpeg
 
 
 def test_delivery_is_acked_stored_and_idempotent(store: Deployment) -> None:

@@ -13,10 +13,10 @@ from edge.store.audit import Auditor
 from edge.store.blobs import FolderBlobStore
 from edge.store.config import Limits, Retention
 from edge.store.ingest import IngestService
-from edge.store.loadgen import signed_chain
 from edge.store.repository import EventQuery
 from edge.store.retention import DAY_US, RetentionWorker
 from edge.store.sql_repo import SqlRepository
+from tests.support.loadgen import signed_chain
 
 NOW = 1_800_000_000_000_000
 

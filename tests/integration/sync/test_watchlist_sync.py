@@ -14,7 +14,7 @@ from edge.gateway.outbox import Outbox, outbox_path
 from edge.gateway.uplink import Uplink
 from edge.health import GatewayHealth
 from edge.review.watchlist_client import StoreWatchlistAdmin
-from edge.store.loadgen import Deployment, serving
+from tests.support.loadgen import Deployment, serving
 
 
 def _health() -> GatewayHealth:

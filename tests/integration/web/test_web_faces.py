@@ -80,7 +80,7 @@ def test_photo_of_another_person_finds_nothing(face_stack: Any, eval_dir: Path) 
 
 def test_a_photo_without_a_face_or_no_photo_is_explained(face_stack: Any) -> None:
     c = face_stack.client("viewer")
-    from edge.evidence.samples import sample_jpeg
+    from tests.support.samples import sample_jpeg
 
     r = c.post_multipart("/search/face", {}, [("photo", "noise.jpg", sample_jpeg(1, 320, 240))])
     assert r.status == 400 and "no face" in r.text

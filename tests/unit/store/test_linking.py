@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from edge.evidence.model import GENESIS_HASH, event_hash
-from edge.evidence.samples import sample_chain
 from edge.store.linking import classify_link
 from edge.store.repository import ChainHead
+from tests.support.samples import sample_chain
 
 
 def test_next_event_is_ok_and_advances() -> None:

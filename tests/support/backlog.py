@@ -1,4 +1,4 @@
-"""A gateway backlog made of signed sample events (tests, benchmarks, demos).
+"""A gateway backlog made of signed sample events (tests and benchmarks).
 
 Fills a real outbox the way the pipeline does (``Outbox.append_event`` mints the chain
 link, the builder signs the event for it), with sample face + plate evidence whose
@@ -12,11 +12,11 @@ import time
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from edge.evidence.model import MatchEvent
-from edge.evidence.samples import sample_event, with_scene
 from edge.evidence.signing import sign_event
 from edge.gateway.outbox import Outbox, OutboxEntry
 from edge.health import GatewayHealth
 from edge.wire.mapping import event_to_proto
+from tests.support.samples import sample_event, with_scene
 
 
 def fill_outbox(

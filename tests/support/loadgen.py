@@ -23,7 +23,6 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from edge.api.types import Ack
 from edge.config import load_model
 from edge.evidence.model import GENESIS_HASH, MatchEvent, event_hash
-from edge.evidence.samples import sample_event, sample_jpeg, with_scene
 from edge.evidence.signing import load_private_key, sign_event
 from edge.review.client import StoreClient
 from edge.review.config import ClientConfig
@@ -32,6 +31,7 @@ from edge.store.server import StoreServer
 from edge.wire.mapping import event_to_proto
 from edge.wire.review_mapping import ack_from_proto
 from edge.wire.v1 import events_pb2, ingest_pb2, ingest_pb2_grpc
+from tests.support.samples import sample_event, sample_jpeg, with_scene
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,4 +1,4 @@
-"""Realistic sample events with real JPEG blobs, for tests, demos and benchmarks.
+"""Realistic sample events with real JPEG blobs, for tests and benchmarks.
 
 Deterministic: the same arguments give byte-identical events and blobs. Nothing here
 touches disk or the network.
