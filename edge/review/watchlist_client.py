@@ -21,7 +21,6 @@ from edge.wire.v1 import watchlist_pb2
 
 if TYPE_CHECKING:
     from edge.api.types import AddFaceOutcome
-    from edge.vision.types import FaceEmbedding
 
 
 T = TypeVar("T")
@@ -48,7 +47,8 @@ class StoreWatchlistAdmin:
         """None: the store embeds photos itself, with its own configured model."""
         return None
 
-    def add_face_subject(self, label: str, templates: Sequence[FaceEmbedding]) -> str:
+    def add_face_subject(self, label: str, templates: Sequence[object]) -> str:
+        # any templates are refused, so their type (vision's FaceEmbedding) is not needed
         raise WatchlistError(
             "the central store embeds enrolment photos itself; send photos (add_face_photos)"
         )
