@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import logging
 import os
-import random
 import re
 import time
 from dataclasses import dataclass
@@ -139,26 +138,6 @@ def quiet_native_logs() -> None:
 
 def now_us() -> int:
     return time.time_ns() // 1000
-
-
-class Backoff:
-    """Exponential backoff with jitter, so a fleet of gateways does not reconnect in step."""
-
-    def __init__(self, settings: SourceSettings, rng: random.Random | None = None) -> None:
-        self._initial = settings.reconnect_initial_s
-        self._max = settings.reconnect_max_s
-        self._jitter = settings.reconnect_jitter
-        self._rng = rng or random.Random()
-        self._attempt = 0
-
-    def reset(self) -> None:
-        self._attempt = 0
-
-    def next_delay(self) -> float:
-        base = min(self._max, self._initial * (2.0 ** min(self._attempt, 30)))
-        self._attempt += 1
-        spread = base * self._jitter
-        return max(0.0, min(self._max, base + self._rng.uniform(-spread, spread)))
 
 
 _USERINFO = re.compile(r"^([a-z][a-z0-9+.-]*://)([^/@]*@)", re.IGNORECASE)

@@ -17,8 +17,8 @@ from typing import Any
 
 import cv2
 
+from edge.backoff import Backoff
 from edge.gateway.sources import (
-    Backoff,
     CaptureClock,
     Frame,
     SourceSettings,
@@ -43,7 +43,9 @@ class StreamSource:
         self._settings = settings
         self._ref = f"usb:{target}" if isinstance(target, int) else safe_uri(target)
         self._clock = CaptureClock(camera_id)
-        self._backoff = Backoff(settings)
+        self._backoff = Backoff(
+            settings.reconnect_initial_s, settings.reconnect_max_s, settings.reconnect_jitter
+        )
         self._buffer: deque[Frame] = deque()
         self._cond = threading.Condition()
         self._stop = threading.Event()

@@ -9,13 +9,13 @@ The store dedupes by event id, so the result is exactly once in the store.
 from __future__ import annotations
 
 import logging
-import random
 import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 import grpc
 
+from edge.backoff import Backoff
 from edge.errors import ConfigError, ModelMismatchError, WatchlistError
 from edge.gateway.config import GatewayConfig, UplinkConfig
 from edge.gateway.local_watchlist import LocalWatchlist
@@ -58,24 +58,6 @@ def channel_credentials(config: GatewayConfig) -> grpc.ChannelCredentials:
     return grpc.ssl_channel_credentials(
         root_certificates=ca, private_key=key, certificate_chain=cert
     )
-
-
-class Backoff:
-    """Exponential backoff with full jitter, so a fleet coming back does not stampede."""
-
-    def __init__(self, initial: float, maximum: float, rng: random.Random | None = None) -> None:
-        self._initial = initial
-        self._max = maximum
-        self._attempt = 0
-        self._rng = rng or random.Random()
-
-    def reset(self) -> None:
-        self._attempt = 0
-
-    def next_delay(self) -> float:
-        cap = min(self._max, self._initial * (2**self._attempt))
-        self._attempt = min(self._attempt + 1, 30)
-        return self._rng.uniform(cap / 2, cap)
 
 
 class Uplink:

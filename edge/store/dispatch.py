@@ -19,13 +19,13 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-import random
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Literal
 
+from edge.backoff import backoff_delay
 from edge.errors import NotFoundError, StoreError
 from edge.ids import uuid7
 from edge.store.audit import Auditor
@@ -305,8 +305,9 @@ class DispatchService:
         elif attempt >= cfg.max_attempts:
             state, next_us = "failed", now
         else:
-            wait_s = min(cfg.backoff_max_s, cfg.backoff_initial_s * 2 ** (attempt - 1))
-            next_us = now + int(wait_s * random.uniform(1.0, 1.1) * 1_000_000)
+            # no jitter: each row's schedule already starts at its own creation time
+            wait_s = backoff_delay(attempt - 1, cfg.backoff_initial_s, cfg.backoff_max_s, 0.0)
+            next_us = now + int(wait_s * 1_000_000)
             state = "pending"
         # audit first: a crash in between re-sends (receivers dedupe on the dispatch id)
         # rather than leaving a state change that no audit entry explains

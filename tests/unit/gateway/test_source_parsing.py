@@ -7,9 +7,10 @@ from pathlib import Path
 
 import pytest
 
+from edge.backoff import Backoff
 from edge.errors import SourceError
 from edge.gateway.folder_source import is_candidate
-from edge.gateway.sources import Backoff, CaptureClock, SourceSettings, parse_uri, safe_uri
+from edge.gateway.sources import CaptureClock, SourceSettings, parse_uri, safe_uri
 
 
 @pytest.mark.parametrize(
@@ -61,15 +62,17 @@ def test_safe_uri_hides_passwords() -> None:
     )
 
 
-def test_backoff_grows_with_jitter_is_capped_and_resets() -> None:
+def test_reconnect_backoff_grows_with_jitter_is_capped_and_resets() -> None:
+    """Camera reconnects use the shared schedule with ``reconnect_jitter`` (0.25): every
+    wait stays within the top quarter below the doubling cap."""
     s = SourceSettings(reconnect_initial_s=1.0, reconnect_max_s=8.0, reconnect_jitter=0.25)
-    b = Backoff(s, random.Random(1))
+    b = Backoff(s.reconnect_initial_s, s.reconnect_max_s, s.reconnect_jitter, random.Random(1))
     delays = [b.next_delay() for _ in range(7)]
     for d, base in zip(delays, [1, 2, 4, 8, 8, 8, 8], strict=True):
-        assert base * 0.75 <= d <= min(8.0, base * 1.25)
+        assert base * 0.75 <= d <= base
     assert len(set(delays[3:])) > 1  # jitter: not all identical
     b.reset()
-    assert b.next_delay() <= 1.25
+    assert b.next_delay() <= 1.0
 
 
 def test_capture_clock_never_runs_backwards() -> None:
