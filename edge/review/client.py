@@ -8,8 +8,8 @@ and PERMISSION_DENIED carry the store's explanation.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterator
-from pathlib import Path, PurePosixPath
+from collections.abc import Callable
+from pathlib import Path
 from types import TracebackType
 from typing import Any, TypeVar
 
@@ -35,6 +35,7 @@ from edge.errors import (
 from edge.review.config import ClientConfig
 from edge.wire import admin_mapping as am
 from edge.wire import review_mapping as rm
+from edge.wire.export import write_package_chunks
 from edge.wire.v1 import (
     admin_pb2,
     admin_pb2_grpc,
@@ -164,20 +165,16 @@ class StoreClient:
 
     def export(self, event_ids: list[str], out_dir: Path) -> list[str]:
         """Stream the evidence package into ``out_dir`` (new or empty); return its files."""
+        # checked first as well, so a bad folder costs the store no package (nor audit)
         if out_dir.exists() and (not out_dir.is_dir() or any(out_dir.iterdir())):
             raise StoreError(f"{str(out_dir)!r} exists and is not an empty folder")
         stub = review_pb2_grpc.ReviewStub(self.channel)
         request = review_pb2.ExportRequest(event_ids=event_ids)
-        written: list[str] = []
         try:
-            chunks: Iterator[review_pb2.ExportChunk] = stub.Export(
-                request, metadata=self._metadata(), timeout=self._timeout * 10
-            )
-            for chunk in chunks:
-                written += _write_chunk(out_dir, chunk)
+            chunks = stub.Export(request, metadata=self._metadata(), timeout=self._timeout * 10)
+            return write_package_chunks(out_dir, chunks)
         except grpc.RpcError as e:
             raise translate(e, self._config.store) from None
-        return written
 
     # --- admin ------------------------------------------------------------------------
 
@@ -191,15 +188,3 @@ class StoreClient:
 
     def watchlist_stub(self) -> watchlist_pb2_grpc.WatchlistAdminStub:
         return watchlist_pb2_grpc.WatchlistAdminStub(self.channel)
-
-
-def _write_chunk(root: Path, chunk: review_pb2.ExportChunk) -> list[str]:
-    rel = PurePosixPath(chunk.path)
-    if rel.is_absolute() or ".." in rel.parts or not rel.parts:
-        raise StoreError(f"store sent an unsafe package path {chunk.path[:100]!r}")
-    path = root.joinpath(*rel.parts)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with path.open("r+b" if chunk.offset else "wb") as f:
-        f.seek(chunk.offset)
-        f.write(chunk.data)
-    return [chunk.path] if chunk.eof else []

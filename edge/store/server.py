@@ -72,10 +72,6 @@ def build_database(config: StoreConfig) -> Database:
     return PostgresDatabase(db.url)
 
 
-def build_repository(config: StoreConfig) -> SqlRepository:
-    return SqlRepository(build_database(config))
-
-
 class StoreServer:
     def __init__(
         self, config: StoreConfig, models_dir: Path | None = None, clock: Callable[[], int] = now_us

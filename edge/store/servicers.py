@@ -35,6 +35,7 @@ from edge.store.watchlist_service import WatchlistService
 from edge.wire import admin_mapping as am
 from edge.wire import review_mapping as rm
 from edge.wire import watchlist_mapping as wm
+from edge.wire.export import package_to_chunks
 from edge.wire.mapping import (
     ROLES,
     enum_from_proto,
@@ -273,7 +274,7 @@ class ReviewServicer(review_pb2_grpc.ReviewServicer):
             context.abort(grpc.StatusCode.FAILED_PRECONDITION, str(e))
         except EdgeError as e:
             context.abort(status_for(e), str(e))
-        yield from rm.export_chunks(files)
+        yield from package_to_chunks(files)
 
 
 class AdminServicer(admin_pb2_grpc.AdminServicer):

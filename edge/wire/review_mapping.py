@@ -7,8 +7,6 @@ store module: the reviewer CLI loads it without the store or the vision stack.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
-
 from edge.api.types import (
     Ack,
     BlobContent,
@@ -34,7 +32,6 @@ from edge.wire.v1 import ingest_pb2, review_pb2
 
 DEFAULT_LIMIT = 50
 MAX_LIMIT = 500
-CHUNK = 1 << 20
 
 # --- ingest -----------------------------------------------------------------------
 
@@ -219,20 +216,6 @@ def blob_to_proto(b: BlobContent) -> review_pb2.BlobContent:
 
 def blob_from_proto(pb: review_pb2.BlobContent) -> BlobContent:
     return BlobContent(pb.name, pb.media_type, pb.sha256, bytes(pb.content))
-
-
-def export_chunks(files: Mapping[str, bytes]) -> Iterator[review_pb2.ExportChunk]:
-    """Each file in order, cut into <= 1 MiB chunks; ``eof`` on each file's last."""
-    for path in sorted(files):
-        data = files[path]
-        offset = 0
-        while True:
-            part = data[offset : offset + CHUNK]
-            last = offset + len(part) >= len(data)
-            yield review_pb2.ExportChunk(path=path, offset=offset, data=part, eof=last)
-            offset += len(part)
-            if last:
-                break
 
 
 def verdict_value_from_proto(value: int) -> Verdict:
