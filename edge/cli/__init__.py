@@ -9,8 +9,9 @@ from __future__ import annotations
 import argparse
 import importlib
 import logging
+import os
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, MutableMapping, Sequence
 
 from edge.errors import EdgeError
 
@@ -35,6 +36,17 @@ COMMAND_MODULES = (
 Handler = Callable[[argparse.Namespace], int]
 
 
+def quiet_grpc_native_logs(environ: MutableMapping[str, str] = os.environ) -> None:
+    """Silence gRPC's C core, which writes its own lines to stderr ("I1207 ...
+    ssl_transport_security.cc ... Handshake failed"), past our JSON log and its
+    redaction filter; what they report reaches the log in our words instead
+    (edge/tlscheck.py). gRPC reads the variables when it is first imported. An
+    operator who sets either one (to debug: GRPC_VERBOSITY=DEBUG GRPC_TRACE=handshaker)
+    gets gRPC's own output."""
+    if "GRPC_VERBOSITY" not in environ and "GRPC_TRACE" not in environ:
+        environ["GRPC_VERBOSITY"] = "NONE"
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="edgewatch",
@@ -54,6 +66,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    quiet_grpc_native_logs()  # first: before any sub-command imports grpc
     parser = build_parser()
     args = parser.parse_args(argv)
     from edge.logs import setup_logging

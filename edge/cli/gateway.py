@@ -7,6 +7,7 @@ import logging
 import signal
 import sys
 import threading
+import time
 from pathlib import Path
 from types import FrameType
 from typing import TYPE_CHECKING
@@ -16,6 +17,10 @@ if TYPE_CHECKING:
     from edge.gateway.config import GatewayConfig
 
 log = logging.getLogger(__name__)
+
+#: `--once` without --deadline: how long a run that delivered nothing waits for the
+#: store's first answer before it fails as "never reached the store"
+FIRST_ANSWER_WAIT_S = 30.0
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -87,8 +92,11 @@ def run(args: argparse.Namespace) -> int:
     gateway.start(wait_for_sync_s=10.0 if args.once else 0.0, once=args.once)
     try:
         if args.once:
-            code, message = _once(gateway, args.deadline, stop)
-            print(message, file=sys.stderr if code else sys.stdout)
+            code, message = _once(gateway, config.store, args.deadline, stop)
+            if code:
+                print(f"edgewatch: error: {message}", file=sys.stderr)
+            else:
+                print(message)
             return code
         stop.wait()
         return 0
@@ -96,13 +104,32 @@ def run(args: argparse.Namespace) -> int:
         gateway.stop()
 
 
-def _once(gateway: Gateway, deadline: float | None, stop: threading.Event) -> tuple[int, str]:
+def _once(
+    gateway: Gateway, store: str, deadline: float | None, stop: threading.Event
+) -> tuple[int, str]:
+    """Exit code and message of `gateway run --once`: run_once's (0 delivered, 2 refused,
+    3 deadline), or 4 when the store never answered although nothing was pending."""
     from edge.gateway.app import run_once
 
+    started = time.monotonic()
     result: list[tuple[int, str]] = []
     t = threading.Thread(target=lambda: result.append(run_once(gateway, deadline)), daemon=True)
     t.start()
     while t.is_alive():
         if stop.wait(0.2):
             return 130, "interrupted before the outbox drained (it is kept on disk)"
-    return result[0]
+    code, message = result[0]
+    if code != 0:
+        return code, message
+    end = started + deadline if deadline is not None else time.monotonic() + FIRST_ANSWER_WAIT_S
+    uplink = gateway.uplink
+    while not uplink.reached.is_set():
+        if uplink.refused:
+            return 2, uplink.refused
+        if time.monotonic() > end:
+            why = uplink.stats.last_error or "no answer"
+            where = "" if store in why else f" at {store}"
+            return 4, f"never reached the store{where}: {why}; nothing was delivered"
+        if stop.wait(0.2):
+            return 130, "interrupted before the store answered"
+    return code, message

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
@@ -21,6 +22,7 @@ from edge.gateway.config import GatewayConfig, UplinkConfig
 from edge.gateway.local_watchlist import LocalWatchlist
 from edge.gateway.outbox import Outbox
 from edge.health import GatewayHealth
+from edge.tlscheck import TlsFiles, TlsVerdict, check_tls
 from edge.watchlist.delta import apply_changes
 from edge.wire.mapping import check_face_model, health_to_proto, snapshot_from_proto
 from edge.wire.v1 import events_pb2, ingest_pb2, ingest_pb2_grpc, watchlist_pb2, watchlist_pb2_grpc
@@ -35,6 +37,8 @@ _RPC_TIMEOUT_S = 30.0
 #: N per request") say when a request is too large; other RESOURCE_EXHAUSTED (a quota
 #: of a proxy, say) is only retried
 _TOO_LARGE = ("larger than max", "accepts at most")
+#: a failed connection is explained by a TLS check (edge/tlscheck.py) at most this often
+_CHECK_EVERY_S = 10.0
 
 
 @dataclass
@@ -80,8 +84,14 @@ class Uplink:
         self._threads: list[threading.Thread] = []
         self._call: grpc.Future | None = None
         self.stats = UplinkStats()
-        #: set when the store refused this gateway (bad certificate, revoked, unknown)
+        #: why no connection is possible until a person acts: either side refused the
+        #: other's certificate, or the store refused this gateway (revoked, unknown);
+        #: retrying goes on, and a successful heartbeat clears it
         self.refused: str | None = None
+        #: set by the first call the store answered (``gateway run --once`` needs one)
+        self.reached = threading.Event()
+        self._check_lock = threading.Lock()
+        self._last_check: tuple[float, TlsVerdict] | None = None
         #: events the store rejected for good (quarantined in the outbox)
         self.rejected: list[str] = []
         self.synced = threading.Event()
@@ -158,6 +168,7 @@ class Uplink:
         self.stats.reconnects += 1
         try:
             for reply in call:
+                self.reached.set()
                 self._on_reply(reply)
                 for _ in reply.acks:
                     window.release()
@@ -225,18 +236,46 @@ class Uplink:
 
     def _rpc_failed(self, e: grpc.RpcError, what: str) -> None:
         code = e.code() if hasattr(e, "code") else None
-        detail = e.details() if hasattr(e, "details") else str(e)
+        detail = (e.details() if hasattr(e, "details") else str(e)) or ""
         if self._stopping.is_set() and code == grpc.StatusCode.CANCELLED:
             return
-        self.stats.last_error = f"{what}: {code.name if code else '?'}: {detail}"
+        reason = detail
         if code in _FATAL:
-            self.refused = f"the store refused this gateway ({code.name}): {detail}"
-            log.error("store refused the gateway", extra={"code": code.name, "detail": detail})
+            self.refused = reason = self._refusal(code, detail)
+        elif code == grpc.StatusCode.UNAVAILABLE:
+            verdict = self._check_tls()
+            if verdict.refused:
+                self.refused = verdict.message
+            reason = verdict.message or detail
+        self.stats.last_error = reason
+        if self.refused is not None and reason == self.refused:
+            log.error("no connection to the store: %s", reason, extra={"what": what})
         else:
             log.warning(
                 "store unreachable; will retry",
-                extra={"what": what, "code": code.name if code else None, "detail": detail},
+                extra={"what": what, "code": code.name if code else None, "reason": reason},
             )
+
+    def _refusal(self, code: grpc.StatusCode, detail: str) -> str:
+        """The store's refusal in words; the revocation of this gateway's certificate is
+        named as such (the store says "client certificate is revoked")."""
+        store = self._config.store
+        if "certificate" in detail and "revoked" in detail:
+            mine = f"tls.cert {self._config.tls.cert}"
+            return (
+                f"the store at {store} refused this gateway's certificate ({mine}): it is revoked"
+            )
+        return f"the store at {store} refused this gateway ({code.name}): {detail}"
+
+    def _check_tls(self) -> TlsVerdict:
+        """Why the connection failed (edge/tlscheck.py), re-checked at most every 10 s."""
+        with self._check_lock:
+            now = time.monotonic()
+            if self._last_check is None or now - self._last_check[0] > _CHECK_EVERY_S:
+                tls = self._config.tls
+                verdict = check_tls(self._config.store, TlsFiles(tls.ca, tls.cert, tls.key))
+                self._last_check = (now, verdict)
+            return self._last_check[1]
 
     # -- heartbeats and watchlist ------------------------------------------------
 
@@ -248,6 +287,7 @@ class Uplink:
         while not self._stopping.is_set():
             try:
                 store_version = self._heartbeat()
+                self.reached.set()
                 self.refused = None  # accepted again (e.g. a certificate was renewed)
                 if clock >= next_sync or store_version > self._watchlist.version:
                     self._sync()

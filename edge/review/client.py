@@ -33,6 +33,7 @@ from edge.errors import (
     TransportError,
 )
 from edge.review.config import ClientConfig
+from edge.tlscheck import TlsFiles, check_tls
 from edge.wire import admin_mapping as am
 from edge.wire import review_mapping as rm
 from edge.wire.export import write_package_chunks
@@ -135,7 +136,17 @@ class StoreClient:
         try:
             return method(request, metadata=self._metadata(), timeout=self._timeout)
         except grpc.RpcError as e:
-            raise translate(e, self._config.store) from None
+            raise self._error(e) from None
+
+    def _error(self, e: grpc.RpcError) -> EdgeError:
+        """UNAVAILABLE is explained by a TLS check (which side refused what), the rest
+        by ``translate``."""
+        if e.code() == grpc.StatusCode.UNAVAILABLE:
+            c = self._config
+            verdict = check_tls(c.store, TlsFiles(c.ca, c.cert, c.key, "", "this client"))
+            if verdict.outcome != "ok":
+                return TransportError(verdict.message)
+        return translate(e, self._config.store)
 
     # --- review ---------------------------------------------------------------------
 
@@ -174,7 +185,7 @@ class StoreClient:
             chunks = stub.Export(request, metadata=self._metadata(), timeout=self._timeout * 10)
             return write_package_chunks(out_dir, chunks)
         except grpc.RpcError as e:
-            raise translate(e, self._config.store) from None
+            raise self._error(e) from None
 
     # --- admin ------------------------------------------------------------------------
 
