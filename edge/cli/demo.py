@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shutil
 import signal
 import sys
 import tempfile
@@ -21,7 +22,16 @@ if TYPE_CHECKING:
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = sub.add_parser("demo", help="run a local store + gateway on sample pictures")
     p.add_argument("--no-serve", action="store_true", help="exit after printing the matches")
-    p.add_argument("--dir", type=Path, help="deployment folder (default: a new temporary one)")
+    p.add_argument(
+        "--dir",
+        type=Path,
+        help="deployment folder, kept (default: a temporary one, removed at exit)",
+    )
+    p.add_argument(
+        "--keep",
+        action="store_true",
+        help="keep the temporary deployment (it holds a CA private key) and say where",
+    )
     p.add_argument("--models", type=Path, metavar="DIR", help="model pack (else EDGE_MODELS_DIR)")
     p.add_argument("--deadline", type=float, default=600.0, metavar="SECONDS")
     p.set_defaults(handler=run)
@@ -50,8 +60,9 @@ def run(args: argparse.Namespace) -> int:
     models = resolve_models_dir(args.models)
     eval_env = os.environ.get("EDGE_EVAL_DIR")
     eval_dir = Path(eval_env) if eval_env and Path(eval_env).is_dir() else None
+    temporary = args.dir is None
     root = args.dir or Path(tempfile.mkdtemp(prefix="edgewatch-demo-"))
-    print(f"demo deployment in {root}", flush=True)
+    print(f"demo deployment in {root}{' (temporary)' if temporary else ''}", flush=True)
     demo = Demo(root, models, eval_dir, args.deadline)
     try:
         result = demo.start()
@@ -61,15 +72,31 @@ def run(args: argparse.Namespace) -> int:
             _serve(root, result.web_url)
     finally:
         demo.stop()
+        kept = _leave(root, remove=temporary and not args.keep)
     summary = {
         "events": len(result.events),
         "faces": sum(1 for r in result.events if r.kind in ("face", "linked")),
         "plates": sum(1 for r in result.events if r.kind in ("plate", "linked")),
         "integrity_ok": all(r.integrity == "ok" for r in result.events),
-        "dir": str(root),
+        "dir": str(root) if kept else None,
     }
     print(json.dumps(summary, ensure_ascii=False), flush=True)
     return 0
+
+
+def _leave(root: Path, remove: bool) -> bool:
+    """Remove the demo's deployment, or say where it stays: it holds the private key of
+    its CA, which anyone could use to mint certificates that deployment trusts."""
+    if remove:
+        shutil.rmtree(root, ignore_errors=True)
+        print(f"demo deployment removed ({root}); --keep keeps it", flush=True)
+        return False
+    print(
+        f"demo deployment kept in {root}: it holds the CA's private key (ca.key) and "
+        "tokens; delete the folder when done",
+        flush=True,
+    )
+    return True
 
 
 def _serve(root: Path, web_url: str | None) -> None:
