@@ -6,10 +6,10 @@ import argparse
 import importlib
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from pydantic import BaseModel, ValidationError
-
-from edge.config import format_validation_error, read_yaml
+if TYPE_CHECKING:
+    from pydantic import BaseModel
 
 #: config kind -> "module:Class"; the `kind:` key at the top of a file selects it
 CONFIG_KINDS: dict[str, str] = {
@@ -39,6 +39,9 @@ def _model_for(kind: object, path: Path) -> type[BaseModel] | str:
 
 def check_file(path: Path) -> list[str]:
     """Return the problems of one file (empty when it is valid)."""
+    from pydantic import ValidationError
+
+    from edge.config import format_validation_error, read_yaml
     from edge.errors import ConfigError
 
     try:

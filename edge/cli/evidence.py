@@ -7,8 +7,6 @@ import json
 import sys
 from pathlib import Path
 
-from edge.evidence.package import verify_package
-
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = sub.add_parser("evidence", help="work with exported evidence packages")
@@ -23,6 +21,8 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 
 
 def run_verify(args: argparse.Namespace) -> int:
+    from edge.evidence.package import verify_package
+
     root: Path = args.dir
     problems = verify_package(root)
     if problems:

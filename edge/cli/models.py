@@ -7,7 +7,6 @@ import json
 import sys
 from pathlib import Path
 
-from edge.config import RuntimeConfig, resolve_models_dir
 from edge.errors import ModelPackError
 
 _LABEL = {
@@ -57,6 +56,7 @@ def _fix_hint(pack_dir: Path, model_id: str) -> str:
 
 
 def run_verify(args: argparse.Namespace) -> int:
+    from edge.config import RuntimeConfig, resolve_models_dir
     from edge.modelpack import load_manifest
     from edge.models_fetch import verify_pack
 
