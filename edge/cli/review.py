@@ -11,12 +11,12 @@ import dataclasses
 import json
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from edge.errors import EvidenceError, QueryError
 
 if TYPE_CHECKING:
-    from edge.api.types import EventDetailView, EventRow
+    from edge.api.types import EventRow
 
 MAX_RESULTS = 10_000
 
@@ -44,10 +44,6 @@ def iso_to_us(text: str | None, what: str) -> int | None:
     if t.tzinfo is None:
         t = t.replace(tzinfo=UTC)
     return int(t.timestamp() * 1_000_000)
-
-
-def us_to_iso(us: int) -> str:
-    return datetime.fromtimestamp(us / 1_000_000, UTC).isoformat(timespec="milliseconds")
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -99,27 +95,8 @@ def _config(args: argparse.Namespace) -> Path | None:
     return args.config or getattr(args, "review_config", None)
 
 
-def row_json(r: EventRow) -> dict[str, Any]:
-    similarity = r.photo_similarity if r.photo_similarity is not None else r.best_similarity
-    return {
-        "id": r.event_id,
-        "time": us_to_iso(r.captured_at_us),
-        "gateway_id": r.gateway_id,
-        "camera_id": r.camera_id,
-        "kind": r.kind,
-        "plate": r.plate_texts[0] if r.plate_texts else None,
-        "subject_id": r.subject_ids[0] if r.subject_ids else None,
-        "label": r.label,
-        "similarity": None if similarity is None else round(similarity, 4),
-        "verdict": r.verdict,
-        "integrity": r.integrity,
-        "sequence": r.sequence,
-        "plates": list(r.plate_texts),
-        "subject_ids": list(r.subject_ids),
-    }
-
-
 def run_search(args: argparse.Namespace) -> int:
+    from edge.api.json_views import event_row_json
     from edge.api.types import EventQuery
     from edge.review.client import open_client
 
@@ -152,10 +129,10 @@ def run_search(args: argparse.Namespace) -> int:
             query = dataclasses.replace(query, cursor=cursor)
     rows = rows[: args.limit]
     if args.json:
-        print(json.dumps([row_json(r) for r in rows], ensure_ascii=False, indent=1))
+        print(json.dumps([event_row_json(r) for r in rows], ensure_ascii=False, indent=1))
     else:
         for r in rows:
-            j = row_json(r)
+            j = event_row_json(r)
             sim = "-" if j["similarity"] is None else f"{j['similarity']:.3f}"
             print(
                 f"{j['time']}  {r.event_id}  {r.gateway_id}/{r.camera_id}  {r.kind:<6} "
@@ -166,33 +143,14 @@ def run_search(args: argparse.Namespace) -> int:
     return 0
 
 
-def detail_json(d: EventDetailView) -> dict[str, Any]:
-    from edge.evidence.model import event_to_dict
-
-    return {
-        "event": event_to_dict(d.event),
-        "event_hash": d.event_hash,
-        "signature": d.signature.hex(),
-        "gateway_key_fingerprint": d.gateway_key_fingerprint,
-        "integrity": d.integrity,
-        "integrity_detail": d.integrity_detail,
-        "received_at": us_to_iso(d.received_at_us),
-        "verdict": d.verdict,
-        "verdicts": [
-            {"verdict": v.verdict, "note": v.note, "reviewer": v.reviewer, "at": us_to_iso(v.at_us)}
-            for v in d.verdicts
-        ],
-        "label": d.label,
-    }
-
-
 def run_show(args: argparse.Namespace) -> int:
+    from edge.api.json_views import event_detail_json, us_to_iso
     from edge.review.client import open_client
 
     with open_client(_config(args)) as client:
         d = client.get_event(args.event_id)
     if args.json:
-        print(json.dumps(detail_json(d), ensure_ascii=False, indent=1))
+        print(json.dumps(event_detail_json(d), ensure_ascii=False, indent=1))
         return 0
     e = d.event
     print(f"event      {e.event_id}  ({e.kind})")
@@ -217,6 +175,7 @@ def run_show(args: argparse.Namespace) -> int:
 
 
 def run_verdict(args: argparse.Namespace) -> int:
+    from edge.api.json_views import us_to_iso
     from edge.review.client import open_client
 
     verdict = "confirmed" if args.decision == "confirm" else "rejected"

@@ -22,7 +22,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 
 
 def _gateway(g: GatewayRow) -> dict[str, Any]:
-    from edge.cli.review import us_to_iso
+    from edge.api.json_views import us_to_iso
 
     h = g.health
     return {
@@ -45,7 +45,7 @@ def _gateway(g: GatewayRow) -> dict[str, Any]:
 
 
 def status_json(s: StatusView) -> dict[str, Any]:
-    from edge.cli.review import us_to_iso
+    from edge.api.json_views import us_to_iso
 
     return {
         "software_version": s.software_version,
