@@ -1,8 +1,9 @@
-"""How the store's composition root starts and stops the reviewer page.
+"""How the store's composition root starts and stops the web port.
 
 ``start_web`` takes the very service objects the gRPC servicers were built with (so
 the page has the same roles, the same audit log and the same face model in memory),
-adds the analytics and dispatch parts that only the page uses, and starts serving.
+adds the analytics and dispatch parts that only the page uses, builds the ASGI app
+(edge/store/web/asgi.py) and starts serving it (edge/store/web/server.py).
 """
 
 from __future__ import annotations
@@ -21,8 +22,20 @@ from edge.store.repository import Repository
 from edge.store.review_service import ReviewService
 from edge.store.sql import Database
 from edge.store.watchlist_service import WatchlistService
+from edge.store.web import (
+    pages_admin,
+    pages_analytics,
+    pages_auth,
+    pages_dispatch,
+    pages_event,
+    pages_search,
+)
+from edge.store.web.app import Pages
+from edge.store.web.app import Route as PageRoute
+from edge.store.web.asgi import Extra, build_asgi
 from edge.store.web.server import WebServer
-from edge.store.web.services import WebServices
+from edge.store.web.services import Deps, WebServices
+from edge.store.web.sessions import LoginGuard, SessionStore
 
 log = logging.getLogger(__name__)
 
@@ -41,6 +54,19 @@ class RunningWeb:
         self.server.stop()
         if self.dispatch is not None:
             self.dispatch.stop()
+
+
+def page_routes(config: WebConfig, services: WebServices) -> tuple[Pages, list[PageRoute]]:
+    deps = Deps(config, services, SessionStore(config, services.repo.sessions), LoginGuard(config))
+    routes = [
+        *pages_auth.routes(deps),
+        *pages_search.routes(deps),
+        *pages_event.routes(deps),
+        *pages_dispatch.routes(deps),
+        *pages_admin.routes(deps),
+        *pages_analytics.routes(deps),
+    ]
+    return Pages(deps), routes
 
 
 def start_web(
@@ -83,7 +109,8 @@ def start_web(
         dispatch=dispatch,
         clock=clock,
     )
-    server = WebServer(config, services)
+    pages, routes = page_routes(config, services)
+    server = WebServer(config, build_asgi(config, pages, routes, Extra()))
     holder.append(server)
     try:
         server.start()
