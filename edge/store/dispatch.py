@@ -20,13 +20,14 @@ import hashlib
 import json
 import logging
 import random
+import secrets
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Literal
 
-from edge.errors import NotFoundError, StoreError
+from edge.errors import AuthError, NotFoundError, StoreError
 from edge.ids import uuid7
 from edge.store.audit import Auditor
 from edge.store.auth import Principal
@@ -37,6 +38,8 @@ from edge.store.dispatch_io import (
     UrllibSender,
     WebhookSender,
     load_key,
+    package_link_ok,
+    package_link_signature,
     sign,
     verify_signature,
     zip_package,
@@ -59,7 +62,11 @@ _SCHEMA = (
     " package_sha256 TEXT NOT NULL, payload TEXT NOT NULL)",
     "CREATE INDEX IF NOT EXISTS ix_dispatches_event ON dispatches (event_id, created_at_us)",
     "CREATE INDEX IF NOT EXISTS ix_dispatches_due ON dispatches (state, next_attempt_us)",
+    # the key that signs package links: one per database, so every store process on it
+    # accepts the links any of them wrote
+    "CREATE TABLE IF NOT EXISTS store_secrets (name TEXT PRIMARY KEY, secret TEXT NOT NULL)",
 )
+LINK_SECRET = "dispatch_package_link"
 _COLUMNS = (
     "id, event_id, created_at_us, created_by, state, attempts, next_attempt_us,"
     " last_status, delivered_at_us, package_sha256"
@@ -103,6 +110,7 @@ class DispatchService:
         clock: Callable[[], int],
         public_url: str | Callable[[], str],
         sender: WebhookSender | None = None,
+        link_ttl_s: int = 7 * 86400,
     ) -> None:
         self._config = config
         self._db = db
@@ -115,6 +123,8 @@ class DispatchService:
         self._public_url = public_url
         self._sender: WebhookSender = sender or UrllibSender()
         self._key = b""
+        self._link_key = b""
+        self._link_ttl_s = link_ttl_s
         self._wake = threading.Event()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -131,6 +141,19 @@ class DispatchService:
         """Read the key (fail fast) and create the dispatch table if needed."""
         self._key = load_key(self._config)
         self._db.migrate(list(_SCHEMA))
+        self._link_key = self._secret(LINK_SECRET)
+
+    def _secret(self, name: str) -> bytes:
+        """A random key kept in the database (created by the first process to ask)."""
+        with self._db.write() as tx:
+            tx.run(
+                "INSERT INTO store_secrets (name, secret) VALUES (?, ?)"
+                " ON CONFLICT (name) DO NOTHING",
+                (name, secrets.token_hex(32)),
+            )
+            row = tx.row("SELECT secret FROM store_secrets WHERE name = ?", (name,))
+        assert row is not None
+        return bytes.fromhex(str(row[0]))
 
     def start(self) -> None:
         if not self._key:
@@ -195,13 +218,57 @@ class DispatchService:
         self._wake.set()
         return self.get(dispatch_id)
 
-    def package(self, who: Principal, dispatch_id: str) -> tuple[DispatchRecord, bytes]:
+    def package(
+        self, who: Principal | str, dispatch_id: str, via: str = "session"
+    ) -> tuple[DispatchRecord, bytes]:
         record = self.get(dispatch_id)
         data = self._blobs.get(record.package_sha256)
         self._auditor.record(
-            who, "dispatch.package", {"event_id": record.event_id, "dispatch_id": dispatch_id}
+            who,
+            "dispatch.package",
+            {"event_id": record.event_id, "dispatch_id": dispatch_id, "via": via},
         )
         return record, data
+
+    def package_link(self, dispatch_id: str, event_id: str, created_us: int) -> str:
+        """The signed, expiring URL a case system fetches the package at (no login)."""
+        expires = created_us // 1_000_000 + self._link_ttl_s
+        sig = package_link_signature(self._link_key, dispatch_id, event_id, expires)
+        return (
+            f"{self._base()}/api/v1/dispatches/{dispatch_id}/package.zip"
+            f"?expires={expires}&sig={sig}"
+        )
+
+    def package_by_link(
+        self, dispatch_id: str, expires_s: int, signature: str, client: str
+    ) -> tuple[DispatchRecord, bytes]:
+        """The package a signed link names; AuthError when the link is bad or expired."""
+        try:
+            record = self.get(dispatch_id)
+        except NotFoundError:
+            record = None
+        why = (
+            package_link_ok(
+                self._link_key,
+                dispatch_id,
+                record.event_id,
+                expires_s,
+                signature,
+                self._clock() // 1_000_000,
+            )
+            if record is not None
+            else "link signature is not valid"
+        )
+        if why is not None:
+            log.info("package link refused", extra={"reason": why})
+            raise AuthError(why)
+        return self.package(f"link:{client}", dispatch_id, via="signed link")
+
+    def queue_counts(self) -> dict[str, int]:
+        """Dispatches by state (pending ones are the send queue)."""
+        with self._db.read() as tx:
+            rows = tx.rows("SELECT state, COUNT(*) FROM dispatches GROUP BY state")
+        return {str(r[0]): int(r[1]) for r in rows}
 
     def _payload(
         self, stored: StoredEvent, who: Principal, dispatch_id: str, sha: str, now: int
@@ -245,7 +312,7 @@ class DispatchService:
             },
             "integrity": stored.integrity,
             "evidence_url": f"{self._base()}/events/{e.event_id}",
-            "package_url": f"{self._base()}/dispatches/{dispatch_id}/package.zip",
+            "package_url": self.package_link(dispatch_id, e.event_id, now),
             "package_sha256": sha,
             "dispatched_by": who.name,
             "created_at": _iso(now),

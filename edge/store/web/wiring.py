@@ -12,8 +12,11 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from starlette.types import ASGIApp
+
 from edge.store.admin_service import AdminService
 from edge.store.analytics import SqlAnalytics
+from edge.store.api.app import build_api
 from edge.store.audit import Auditor
 from edge.store.blobs import BlobStore
 from edge.store.config import WebConfig
@@ -32,7 +35,7 @@ from edge.store.web import (
 )
 from edge.store.web.app import Pages
 from edge.store.web.app import Route as PageRoute
-from edge.store.web.asgi import Extra, build_asgi
+from edge.store.web.asgi import Extra, RequestObserver, build_asgi
 from edge.store.web.server import WebServer
 from edge.store.web.services import Deps, WebServices
 from edge.store.web.sessions import LoginGuard, SessionStore
@@ -79,6 +82,8 @@ def start_web(
     watchlist: WatchlistService,
     admin: AdminService,
     clock: Callable[[], int],
+    metrics_app: ASGIApp | None = None,
+    observers: tuple[RequestObserver, ...] = (),
 ) -> RunningWeb | None:
     """Start the page (and its dispatch worker, if configured); None when disabled."""
     if not config.enabled:
@@ -96,6 +101,7 @@ def start_web(
             auditor,
             clock,
             lambda: holder[0].public_url,
+            link_ttl_s=config.api_link_ttl_s,
         )
         dispatch.start()  # fails fast on an unreadable or short HMAC key
     services = WebServices(
@@ -110,7 +116,8 @@ def start_web(
         clock=clock,
     )
     pages, routes = page_routes(config, services)
-    server = WebServer(config, build_asgi(config, pages, routes, Extra()))
+    extra = Extra(api=build_api(services), metrics=metrics_app, observers=observers)
+    server = WebServer(config, build_asgi(config, pages, routes, extra))
     holder.append(server)
     try:
         server.start()
