@@ -20,7 +20,6 @@ import hashlib
 import json
 import logging
 import random
-import secrets
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -38,12 +37,11 @@ from edge.store.dispatch_io import (
     UrllibSender,
     WebhookSender,
     load_key,
-    package_link_ok,
-    package_link_signature,
     sign,
     verify_signature,
     zip_package,
 )
+from edge.store.dispatch_links import PackageLinks
 from edge.store.repository import Repository, StoredEvent
 from edge.store.review_service import ReviewService
 from edge.store.sql import Database, Row
@@ -62,11 +60,7 @@ _SCHEMA = (
     " package_sha256 TEXT NOT NULL, payload TEXT NOT NULL)",
     "CREATE INDEX IF NOT EXISTS ix_dispatches_event ON dispatches (event_id, created_at_us)",
     "CREATE INDEX IF NOT EXISTS ix_dispatches_due ON dispatches (state, next_attempt_us)",
-    # the key that signs package links: one per database, so every store process on it
-    # accepts the links any of them wrote
-    "CREATE TABLE IF NOT EXISTS store_secrets (name TEXT PRIMARY KEY, secret TEXT NOT NULL)",
 )
-LINK_SECRET = "dispatch_package_link"
 _COLUMNS = (
     "id, event_id, created_at_us, created_by, state, attempts, next_attempt_us,"
     " last_status, delivered_at_us, package_sha256"
@@ -123,8 +117,7 @@ class DispatchService:
         self._public_url = public_url
         self._sender: WebhookSender = sender or UrllibSender()
         self._key = b""
-        self._link_key = b""
-        self._link_ttl_s = link_ttl_s
+        self._links = PackageLinks(db, self._base, link_ttl_s)
         self._wake = threading.Event()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -141,19 +134,7 @@ class DispatchService:
         """Read the key (fail fast) and create the dispatch table if needed."""
         self._key = load_key(self._config)
         self._db.migrate(list(_SCHEMA))
-        self._link_key = self._secret(LINK_SECRET)
-
-    def _secret(self, name: str) -> bytes:
-        """A random key kept in the database (created by the first process to ask)."""
-        with self._db.write() as tx:
-            tx.run(
-                "INSERT INTO store_secrets (name, secret) VALUES (?, ?)"
-                " ON CONFLICT (name) DO NOTHING",
-                (name, secrets.token_hex(32)),
-            )
-            row = tx.row("SELECT secret FROM store_secrets WHERE name = ?", (name,))
-        assert row is not None
-        return bytes.fromhex(str(row[0]))
+        self._links.open()
 
     def start(self) -> None:
         if not self._key:
@@ -230,35 +211,16 @@ class DispatchService:
         )
         return record, data
 
-    def package_link(self, dispatch_id: str, event_id: str, created_us: int) -> str:
-        """The signed, expiring URL a case system fetches the package at (no login)."""
-        expires = created_us // 1_000_000 + self._link_ttl_s
-        sig = package_link_signature(self._link_key, dispatch_id, event_id, expires)
-        return (
-            f"{self._base()}/api/v1/dispatches/{dispatch_id}/package.zip"
-            f"?expires={expires}&sig={sig}"
-        )
-
     def package_by_link(
         self, dispatch_id: str, expires_s: int, signature: str, client: str
     ) -> tuple[DispatchRecord, bytes]:
         """The package a signed link names; AuthError when the link is bad or expired."""
         try:
-            record = self.get(dispatch_id)
+            event_id: str | None = self.get(dispatch_id).event_id
         except NotFoundError:
-            record = None
-        why = (
-            package_link_ok(
-                self._link_key,
-                dispatch_id,
-                record.event_id,
-                expires_s,
-                signature,
-                self._clock() // 1_000_000,
-            )
-            if record is not None
-            else "link signature is not valid"
-        )
+            event_id = None
+        now_s = self._clock() // 1_000_000
+        why = self._links.refusal(dispatch_id, event_id, expires_s, signature, now_s)
         if why is not None:
             log.info("package link refused", extra={"reason": why})
             raise AuthError(why)
@@ -312,7 +274,7 @@ class DispatchService:
             },
             "integrity": stored.integrity,
             "evidence_url": f"{self._base()}/events/{e.event_id}",
-            "package_url": self.package_link(dispatch_id, e.event_id, now),
+            "package_url": self._links.url(dispatch_id, e.event_id, now),
             "package_sha256": sha,
             "dispatched_by": who.name,
             "created_at": _iso(now),

@@ -52,6 +52,9 @@ _LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0
 _BATCH_BUCKETS = (1, 2, 4, 8, 16, 32, 64, 128, 256)
 
 
+_HTTP_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "DELETE", "PATCH", "OPTIONS"})
+
+
 def _method_label(method: str) -> str:
     """A gRPC method name, or "other" for names outside the access table (bounded)."""
     return method if method in METHOD_ACCESS else "other"
@@ -110,6 +113,7 @@ class StoreMetrics:
     def http_request(
         self, interface: str, route: str, method: str, status: int, seconds: float
     ) -> None:
+        method = method if method in _HTTP_METHODS else "other"  # clients invent methods
         self._http.labels(interface, route, method, str(status)).inc()
         self._http_seconds.labels(interface, route).observe(seconds)
 

@@ -24,6 +24,7 @@ from urllib.parse import parse_qs
 import anyio
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
+from starlette.requests import ClientDisconnect
 from starlette.requests import Request as StarletteRequest
 from starlette.responses import Response as StarletteResponse
 from starlette.routing import BaseRoute, Mount, Route
@@ -98,7 +99,10 @@ def _page_endpoint(
 ) -> Callable[[StarletteRequest], Awaitable[StarletteResponse]]:
     async def endpoint(request: StarletteRequest) -> StarletteResponse:
         route = by_method[request.method if request.method != "HEAD" else "GET"]
-        body = await request.body() if request.method not in ("GET", "HEAD") else b""
+        try:
+            body = await request.body() if request.method not in ("GET", "HEAD") else b""
+        except ClientDisconnect:  # nobody is left to answer
+            return StarletteResponse(b"", 400)
         params = dict(request.path_params)
 
         def run() -> Response:

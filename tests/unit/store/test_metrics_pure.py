@@ -28,6 +28,7 @@ def test_two_stores_in_one_process_keep_their_own_registries() -> None:
     a.acked("gw-1", Ack("e1", "stored", "gap", "", 5))
     a.grpc_request("/edge.v1.Ingest/Deliver", "OK", 0.01)
     a.grpc_request("/made.up/Method", "UNIMPLEMENTED", 0.01)
+    a.http_request("web", "unmatched", "BREW", 404, 0.001)
     text_a, text_b = generate_latest(a.registry).decode(), generate_latest(b.registry).decode()
     assert (
         'edgewatch_events_ingested_total{gateway="gw-1",integrity="gap",status="stored"} 1.0'
@@ -35,6 +36,7 @@ def test_two_stores_in_one_process_keep_their_own_registries() -> None:
     )
     assert 'edgewatch_chain_problems_total{gateway="gw-1",integrity="gap"} 1.0' in text_a
     assert 'method="other"' in text_a and "made.up" not in text_a  # bounded method labels
+    assert "BREW" not in text_a
     assert "gw-1" not in text_b
 
 
