@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+from concurrent.futures import ThreadPoolExecutor
 
 import anyio
 import httpx
@@ -20,7 +21,9 @@ def get(app: ASGIApp, headers: dict[str, str] | None = None) -> httpx.Response:
         async with httpx.AsyncClient(transport=transport, base_url="http://store") as c:
             return await c.get("/metrics", headers=headers)
 
-    return anyio.run(run)
+    # a thread of its own: a session fixture (Playwright) may run a loop in this one
+    with ThreadPoolExecutor(1) as pool:
+        return pool.submit(anyio.run, run).result()
 
 
 def test_two_stores_in_one_process_keep_their_own_registries() -> None:
