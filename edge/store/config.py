@@ -16,7 +16,7 @@ import re
 from pathlib import Path
 from typing import Annotated, Literal
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import Field, IPvAnyNetwork, field_validator, model_validator
 
 # Role and ID_PATTERN are re-exported for the web page's modules, which still import
 # them from here; new code takes them from edge.api.types and edge.ids.
@@ -126,6 +126,19 @@ class DispatchConfig(StrictModel):
         return v
 
 
+class MetricsConfig(StrictModel):
+    """Prometheus metrics at /metrics of the web port."""
+
+    enabled: bool = Field(default=True, description="serve /metrics on the web port")
+    token_sha256: str | None = Field(
+        default=None,
+        pattern=HEX64,
+        description="sha256 hex of a bearer token scrapers must send (Authorization: Bearer "
+        "TOKEN); required when the web port listens on a non-loopback address, where "
+        "/metrics is not served without it",
+    )
+
+
 class WebConfig(StrictModel):
     enabled: bool = True
     host: str = Field(default="127.0.0.1", description="listen host of the reviewer page")
@@ -149,6 +162,31 @@ class WebConfig(StrictModel):
     )
     language: Literal["zh-CN", "en"] = Field(default="zh-CN", description="default language")
     dispatch: DispatchConfig | None = Field(default=None, description="case webhook")
+    trusted_proxies: list[IPvAnyNetwork] = Field(
+        default_factory=list,
+        description="reverse proxies (addresses or CIDRs, e.g. 10.0.0.5/32) whose "
+        "X-Forwarded-For / X-Forwarded-Proto are believed; nobody else's are",
+    )
+    threads: int = Field(
+        default=16, ge=1, le=256, description="worker threads for database and model work"
+    )
+    max_connections: int = Field(
+        default=512, ge=8, le=65536, description="open connections before answering 503"
+    )
+    header_timeout_s: float = Field(
+        default=10.0, gt=0, le=300, description="time a client has to send a request head"
+    )
+    body_timeout_s: float = Field(
+        default=60.0, gt=0, le=3600, description="time a client has to send a request body"
+    )
+    keep_alive_s: int = Field(default=5, ge=1, le=300, description="idle keep-alive time")
+    api_link_ttl_s: int = Field(
+        default=7 * 86400,
+        ge=60,
+        le=90 * 86400,
+        description="how long a dispatched case's signed package link stays valid",
+    )
+    metrics: MetricsConfig = MetricsConfig()
 
 
 class StoreConfig(StrictModel):

@@ -26,7 +26,7 @@ from datetime import UTC, datetime
 from typing import Literal
 
 from edge.backoff import backoff_delay
-from edge.errors import NotFoundError, StoreError
+from edge.errors import AuthError, NotFoundError, StoreError
 from edge.ids import uuid7
 from edge.store.audit import Auditor
 from edge.store.auth import Principal
@@ -41,6 +41,7 @@ from edge.store.dispatch_io import (
     verify_signature,
     zip_package,
 )
+from edge.store.dispatch_links import PackageLinks
 from edge.store.repository import Repository, StoredEvent
 from edge.store.review_service import ReviewService
 from edge.store.sql import Database, Row
@@ -103,6 +104,7 @@ class DispatchService:
         clock: Callable[[], int],
         public_url: str | Callable[[], str],
         sender: WebhookSender | None = None,
+        link_ttl_s: int = 7 * 86400,
     ) -> None:
         self._config = config
         self._db = db
@@ -115,6 +117,7 @@ class DispatchService:
         self._public_url = public_url
         self._sender: WebhookSender = sender or UrllibSender()
         self._key = b""
+        self._links = PackageLinks(db, self._base, link_ttl_s)
         self._wake = threading.Event()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -131,6 +134,7 @@ class DispatchService:
         """Read the key (fail fast) and create the dispatch table if needed."""
         self._key = load_key(self._config)
         self._db.migrate(list(_SCHEMA))
+        self._links.open()
 
     def start(self) -> None:
         if not self._key:
@@ -195,13 +199,38 @@ class DispatchService:
         self._wake.set()
         return self.get(dispatch_id)
 
-    def package(self, who: Principal, dispatch_id: str) -> tuple[DispatchRecord, bytes]:
+    def package(
+        self, who: Principal | str, dispatch_id: str, via: str = "session"
+    ) -> tuple[DispatchRecord, bytes]:
         record = self.get(dispatch_id)
         data = self._blobs.get(record.package_sha256)
         self._auditor.record(
-            who, "dispatch.package", {"event_id": record.event_id, "dispatch_id": dispatch_id}
+            who,
+            "dispatch.package",
+            {"event_id": record.event_id, "dispatch_id": dispatch_id, "via": via},
         )
         return record, data
+
+    def package_by_link(
+        self, dispatch_id: str, expires_s: int, signature: str, client: str
+    ) -> tuple[DispatchRecord, bytes]:
+        """The package a signed link names; AuthError when the link is bad or expired."""
+        try:
+            event_id: str | None = self.get(dispatch_id).event_id
+        except NotFoundError:
+            event_id = None
+        now_s = self._clock() // 1_000_000
+        why = self._links.refusal(dispatch_id, event_id, expires_s, signature, now_s)
+        if why is not None:
+            log.info("package link refused", extra={"reason": why})
+            raise AuthError(why)
+        return self.package(f"link:{client}", dispatch_id, via="signed link")
+
+    def queue_counts(self) -> dict[str, int]:
+        """Dispatches by state (pending ones are the send queue)."""
+        with self._db.read() as tx:
+            rows = tx.rows("SELECT state, COUNT(*) FROM dispatches GROUP BY state")
+        return {str(r[0]): int(r[1]) for r in rows}
 
     def _payload(
         self, stored: StoredEvent, who: Principal, dispatch_id: str, sha: str, now: int
@@ -245,7 +274,7 @@ class DispatchService:
             },
             "integrity": stored.integrity,
             "evidence_url": f"{self._base()}/events/{e.event_id}",
-            "package_url": f"{self._base()}/dispatches/{dispatch_id}/package.zip",
+            "package_url": self._links.url(dispatch_id, e.event_id, now),
             "package_sha256": sha,
             "dispatched_by": who.name,
             "created_at": _iso(now),

@@ -73,6 +73,24 @@ def verify_signature(
     return hmac.compare_digest(sign(key, t, body), header.replace(" ", ""))
 
 
+def package_link_signature(key: bytes, dispatch_id: str, event_id: str, expires_s: int) -> str:
+    """HMAC of a package link: bound to the dispatch, its event and the expiry time."""
+    message = f"edgewatch-package-link.v1.{dispatch_id}.{event_id}.{expires_s}".encode()
+    return hmac.new(key, message, hashlib.sha256).hexdigest()
+
+
+def package_link_ok(
+    key: bytes, dispatch_id: str, event_id: str, expires_s: int, signature: str, now_s: int
+) -> str | None:
+    """Why a package link is refused, or None when it is good (constant-time compare)."""
+    expected = package_link_signature(key, dispatch_id, event_id, expires_s)
+    if not hmac.compare_digest(expected.encode(), signature.encode()):
+        return "link signature is not valid"
+    if now_s > expires_s:
+        return "link has expired"
+    return None
+
+
 def zip_package(files: Mapping[str, bytes], folder: str) -> bytes:
     """The package as one zip (sorted, fixed timestamps): unzip and `edgewatch evidence verify`."""
     buf = io.BytesIO()

@@ -27,6 +27,7 @@ from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from functools import partial
+from typing import Protocol
 
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
@@ -104,10 +105,24 @@ def now_us() -> int:
     return time.time_ns() // 1000
 
 
+class IngestObserver(Protocol):
+    """Told of every ack and every group commit (the store's metrics)."""
+
+    def acked(self, gateway_id: str, ack: Ack) -> None: ...
+
+    def committed(self, events: int, seconds: float) -> None: ...
+
+
 class IngestService:
     def __init__(
-        self, repo: Repository, blobs: BlobStore, limits: Limits, clock: Callable[[], int] = now_us
+        self,
+        repo: Repository,
+        blobs: BlobStore,
+        limits: Limits,
+        clock: Callable[[], int] = now_us,
+        observer: IngestObserver | None = None,
     ) -> None:
+        self._observer = observer
         self._repo = repo
         self._blobs = blobs
         self._limits = limits
@@ -203,7 +218,10 @@ class IngestService:
             "event rejected",
             extra={"event_id": event.event_id, "gateway": event.gateway_id, "reason": r.message},
         )
-        return Ack(event.event_id, "rejected", r.integrity, r.message[:500], event.sequence)
+        ack = Ack(event.event_id, "rejected", r.integrity, r.message[:500], event.sequence)
+        if self._observer is not None:
+            self._observer.acked(event.gateway_id, ack)
+        return ack
 
     def _problem(self, event: MatchEvent, integrity: str, message: str) -> _RejectedError:
         self._repo.gateways.add_problem(
@@ -289,6 +307,7 @@ class IngestService:
         """One group commit: the blobs are written and fdatasync'ed on a thread of their
         own while this one writes the rows; the transaction commits only once the blobs
         are durable (a row never names a blob a power cut could lose)."""
+        started = time.perf_counter()
         pairs = [(ref.sha256, c.contents[ref.name]) for c in group for ref in c.event.blobs]
         # verified: hashed by _check_blobs a moment ago
         writer = Beside(partial(self._blobs.put_many, pairs, verified=True), "blob-writer")
@@ -309,9 +328,12 @@ class IngestService:
                 "event ingested",
                 extra={"event_id": event.event_id, "sequence": event.sequence, "status": status},
             )
-            acks.append(
-                Ack(event.event_id, status, outcome.integrity, outcome.note[:500], event.sequence)
-            )
+            ack = Ack(event.event_id, status, outcome.integrity, outcome.note[:500], event.sequence)
+            acks.append(ack)
+            if self._observer is not None:
+                self._observer.acked(event.gateway_id, ack)
+        if self._observer is not None:
+            self._observer.committed(len(group), time.perf_counter() - started)
         counts = Counter(f"{a.status}:{a.integrity}" for a in acks)
         gateways = sorted({c.event.gateway_id for c in group})
         log.info("events ingested", extra={"counts": dict(counts), "gateways": gateways})

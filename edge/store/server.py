@@ -28,6 +28,7 @@ from edge.store.config import StoreConfig
 from edge.store.faces import CentralFaces, FaceSearchIndex
 from edge.store.ingest import IngestService, now_us
 from edge.store.interceptor import AuthInterceptor
+from edge.store.metrics import StoreMetrics
 from edge.store.postgres_repo import PostgresDatabase
 from edge.store.repository import User
 from edge.store.retention import RetentionWorker
@@ -85,6 +86,8 @@ class StoreServer:
         self._health: health.HealthServicer | None = None
         self._retention: RetentionWorker | None = None
         self._web: RunningWeb | None = None
+        #: this store's Prometheus registry and hooks (never the global registry)
+        self.metrics = StoreMetrics()
         #: the services the gRPC servicers use, shared with the web page
         self._shared: tuple[ReviewService, WatchlistService, AdminService] | None = None
         self.port = 0
@@ -146,8 +149,22 @@ class StoreServer:
         self._retention = RetentionWorker(cfg.retention, repo, blobs, auditor, self._clock)
         self._retention.start()
         assert self._shared is not None
-        self._web = start_web(cfg.web, db, repo, blobs, auditor, *self._shared, self._clock)
+        self._web = start_web(
+            cfg.web,
+            db,
+            repo,
+            blobs,
+            auditor,
+            *self._shared,
+            self._clock,
+            metrics_app=self.metrics.asgi_app(cfg.web.metrics, cfg.web.host),
+            observers=(self.metrics.http_request,),
+        )
         self.web_port = self._web.port if self._web else 0
+        dispatch = self._web.dispatch if self._web else None
+        self.metrics.watch_state(
+            repo, cfg.retention, self._clock, dispatch.queue_counts if dispatch else None
+        )
         auditor.record("system:store", "store.start", {"listen": cfg.listen, "db": repo.backend})
         log.info("store serving", extra={"listen": cfg.listen, "port": self.port})
         return self.port
@@ -170,7 +187,7 @@ class StoreServer:
         limit = cfg.limits.max_message_bytes
         server = grpc.server(
             ThreadPoolExecutor(max_workers=WORKERS, thread_name_prefix="rpc"),
-            interceptors=[AuthInterceptor(auth)],
+            interceptors=[AuthInterceptor(auth, self.metrics.grpc_request)],
             options=[
                 ("grpc.max_receive_message_length", limit),
                 ("grpc.max_send_message_length", limit),
@@ -178,7 +195,7 @@ class StoreServer:
         )
         ingest_pb2_grpc.add_IngestServicer_to_server(
             IngestServicer(
-                IngestService(repo, blobs, cfg.limits, self._clock),
+                IngestService(repo, blobs, cfg.limits, self._clock, self.metrics),
                 cfg.limits.max_events_per_message,
             ),
             server,

@@ -15,10 +15,10 @@ import pytest
 
 from edge.evidence.package import verify_package
 from edge.health import CameraHealth, GatewayHealth
-from edge.store.web.demo import PLAN
 
 pytestmark = [pytest.mark.timeout(120), pytest.mark.models, pytest.mark.eval]
 helpers = sys.modules["edgewatch_web_test_helpers"]
+PLAN = helpers.PLAN
 
 Open = Callable[..., Any]
 Shot = Callable[[Any, str], Path]

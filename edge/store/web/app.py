@@ -1,11 +1,14 @@
 """The reviewer page's request pipeline: session, CSRF, role, then the page handler.
 
-Order for every request: static assets and the login page need no session; anything
-else needs a live session whose user (looked up again by token hash) is still active;
-every POST must carry the session's CSRF token (form field ``csrf`` or header
-``X-CSRF-Token``) and, if the browser sends an Origin, come from this site; the route's
-action must be allowed for the user's role (edge/store/web/policy.py). Only then does
-the page handler run and call the store's services, which write the audit entries.
+Routing is Starlette's (edge/store/web/asgi.py matches the path and method and hands
+over the route and its path parameters); this module decides, for every request:
+static assets and the login page need no session; anything else needs a live session
+whose user (looked up again by token hash) is still active; every POST must carry the
+session's CSRF token (form field ``csrf`` or header ``X-CSRF-Token``) and, if the
+browser sends an Origin, come from this site; the route's action must be allowed for
+the user's role (edge/store/web/policy.py). Only then does the page handler run and
+call the store's services, which write the audit entries. All of it is synchronous and
+runs on the page's bounded worker threads, never on the event loop.
 """
 
 from __future__ import annotations
@@ -13,8 +16,7 @@ from __future__ import annotations
 import functools
 import hmac
 import logging
-import re
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from importlib import resources
 from urllib.parse import quote, urlsplit
@@ -41,21 +43,19 @@ SESSION_COOKIE = "ew_session"
 LANG_COOKIE = "ew_lang"
 STATIC = {"app.css": "text/css; charset=utf-8", "app.js": "text/javascript; charset=utf-8"}
 
-Handler = Callable[[Ctx, re.Match[str]], Response]
+#: path parameters of the matched route (``{id}``, ``{name}``)
+Params = Mapping[str, str]
+Handler = Callable[[Ctx, Params], Response]
 #: a page handler as the page modules write it: the shared services come first
-PageHandler = Callable[[Deps, Ctx, re.Match[str]], Response]
+PageHandler = Callable[[Deps, Ctx, Params], Response]
 
 
 @dataclass(frozen=True, slots=True)
 class Route:
     method: str
-    pattern: re.Pattern[str]
+    path: str  # a Starlette path template, e.g. /events/{id}
     handler: Handler
     action: str | None  # None: public; "session": any logged-in user; else a policy action
-
-
-def route(method: str, pattern: str, handler: Handler, action: str | None) -> Route:
-    return Route(method, re.compile(f"^{pattern}$"), handler, action)
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,30 +63,25 @@ class RouteSpec:
     """One row of a page module's route table, before the services are bound."""
 
     method: str
-    pattern: str
+    path: str
     handler: PageHandler
     action: str | None
 
 
 def bind(d: Deps, specs: Sequence[RouteSpec]) -> list[Route]:
     """The routes of a table, each handler given the store's services."""
-    return [route(s.method, s.pattern, functools.partial(s.handler, d), s.action) for s in specs]
+    return [Route(s.method, s.path, functools.partial(s.handler, d), s.action) for s in specs]
 
 
-class App:
-    def __init__(self, deps: Deps, routes: list[Route]) -> None:
+class Pages:
+    """Runs one matched page route for one request (see the module docstring)."""
+
+    def __init__(self, deps: Deps) -> None:
         self._s = deps
-        self._routes = routes
 
     def _lang(self, req: Request) -> str:
         lang = req.cookies.get(LANG_COOKIE, "")
         return lang if lang in LANGS else self._s.config.language
-
-    def _static(self, name: str) -> Response:
-        if name not in STATIC:
-            return text_response("not found", 404)
-        data = resources.files("edge.store.web").joinpath("static", name).read_bytes()
-        return Response(200, data, STATIC[name], [("Cache-Control", "no-cache")])
 
     def _who(self, req: Request) -> tuple[Session | None, Principal | None]:
         sid = req.cookies.get(SESSION_COOKIE)
@@ -110,20 +105,25 @@ class App:
         sent = req.headers.get("x-csrf-token") or field_value(req.form(), "csrf")
         return bool(sent) and hmac.compare_digest(sent.encode(), session.csrf.encode())
 
-    def _match(self, req: Request) -> tuple[Route, re.Match[str]] | None:
-        for r in self._routes:
-            if r.method == req.method or (r.method == "GET" and req.method == "HEAD"):
-                m = r.pattern.match(req.path)
-                if m:
-                    return r, m
-        return None
+    def static(self, name: str) -> Response:
+        if name not in STATIC:
+            return text_response("not found", 404)
+        data = resources.files("edge.store.web").joinpath("static", name).read_bytes()
+        return Response(200, data, STATIC[name], [("Cache-Control", "no-cache")])
 
-    def handle(self, req: Request) -> Response:
-        if req.path.startswith("/static/"):
-            return self._static(req.path.removeprefix("/static/"))
+    def error(self, req: Request, status: int, detail: str | None = None) -> Response:
+        """An error page without a handler: no such path (404), a method the path does
+        not take (405), a request that cannot be parsed (400)."""
+        ctx = Ctx(req, self._s.config, self._lang(req))
+        key = "err.notfound" if status == 404 else "err.bad"
+        if detail is None:
+            detail = req.path if status == 404 else f"{req.method} {req.path}: method not allowed"
+        return html_response(error_page(ctx, ctx.t(key), detail), status)
+
+    def handle(self, route: Route, req: Request, params: Params) -> Response:
         ctx = Ctx(req, self._s.config, self._lang(req))
         try:
-            return self._dispatch(ctx)
+            return self._dispatch(route, ctx, params)
         except NotFoundError as e:
             return html_response(error_page(ctx, ctx.t("err.notfound"), str(e)), 404)
         except EvidenceError as e:
@@ -131,17 +131,11 @@ class App:
         except EdgeError as e:
             return html_response(error_page(ctx, ctx.t("err.bad"), str(e)), 400)
         except Exception:
-            log.exception(
-                "web request failed", extra={"method": req.method, "route": _route_name(req.path)}
-            )
+            log.exception("web request failed", extra={"method": req.method, "route": route.path})
             return html_response(error_page(ctx, ctx.t("err.server"), ctx.t("err.server")), 500)
 
-    def _dispatch(self, ctx: Ctx) -> Response:
+    def _dispatch(self, r: Route, ctx: Ctx, m: Params) -> Response:
         req = ctx.req
-        found = self._match(req)
-        if found is None:
-            return html_response(error_page(ctx, ctx.t("err.notfound"), req.path), 404)
-        r, m = found
         if r.action is None:
             ctx.session, ctx.principal = self._who(req)
             return r.handler(ctx, m)
@@ -151,9 +145,7 @@ class App:
                 return redirect("/login?next=" + quote(_here(req), safe="/"))
             return text_response("not logged in: POST requires a session", 401)
         if req.method == "POST" and not self._csrf_ok(req, ctx.session):
-            log.warning(
-                "csrf refused", extra={"route": _route_name(req.path), "user": ctx.principal.name}
-            )
+            log.warning("csrf refused", extra={"route": r.path, "user": ctx.principal.name})
             return html_response(error_page(ctx, ctx.t("err.forbidden"), ctx.t("err.csrf")), 403)
         if r.action != "session" and not allowed(ctx.role, r.action):
             return self._forbidden(ctx, r.action)
@@ -176,8 +168,3 @@ def _here(req: Request) -> str:
     return req.path + (
         "?" + "&".join(f"{k}={quote(v[0])}" for k, v in req.query.items()) if req.query else ""
     )
-
-
-def _route_name(path: str) -> str:
-    """The path with ids replaced: logs name the page, never which event or plate."""
-    return re.sub(r"/[^/]{16,}", "/:id", path.split("?")[0])[:80]

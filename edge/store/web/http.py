@@ -1,19 +1,27 @@
-"""Requests and responses of the reviewer page, independent of the socket server.
+"""Requests and responses of the reviewer page, independent of the ASGI server.
 
-The handler turns each HTTP request into a ``Request`` (body already read, bounded)
-and writes back a ``Response``; everything in between is plain functions, which is
-what the HTTP-level tests exercise through a real server.
+The ASGI layer (edge/store/web/asgi.py) turns each HTTP request into a ``Request``
+value (body already read and bounded, form parsed by python-multipart) and writes
+back a ``Response``; the page handlers in between are plain synchronous functions run
+on the bounded worker threads.
 """
 
 from __future__ import annotations
 
-import re
+import io
 from dataclasses import dataclass, field
 from http.cookies import CookieError, SimpleCookie
 from urllib.parse import parse_qs
 
+from python_multipart import multipart
+from python_multipart.exceptions import FormParserError
+from python_multipart.multipart import parse_options_header
+
 from edge.errors import QueryError
 from edge.store.web.html import Html
+
+#: most fields of one form (the largest page form has a dozen)
+MAX_FORM_FIELDS = 200
 
 #: pages and evidence are personal data: never cached, never framed, scripts only ours
 SECURITY_HEADERS: tuple[tuple[str, str], ...] = (
@@ -29,7 +37,6 @@ SECURITY_HEADERS: tuple[tuple[str, str], ...] = (
     ("Cross-Origin-Resource-Policy", "same-origin"),
     ("Permissions-Policy", "camera=(), microphone=(), geolocation=()"),
 )
-_BOUNDARY = re.compile(r'boundary="?([^";]{1,200})"?')
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,15 +46,22 @@ class Upload:
     data: bytes
 
 
+Fields = dict[str, list[str]]
+Files = dict[str, list[Upload]]
+
+
 @dataclass(frozen=True, slots=True)
 class Request:
+    """One request as the page handlers see it: body read (bounded) and form parsed."""
+
     method: str
     path: str
     query: dict[str, list[str]]
     headers: dict[str, str]  # lower-case names
-    body: bytes
     client: str
     secure: bool = False
+    fields: Fields = field(default_factory=dict)
+    files: Files = field(default_factory=dict)
 
     def arg(self, name: str, default: str = "") -> str:
         values = self.query.get(name)
@@ -62,77 +76,72 @@ class Request:
             return {}
         return {k: m.value for k, m in jar.items()}
 
-    @property
-    def content_type(self) -> str:
-        return self.headers.get("content-type", "").split(";")[0].strip().lower()
-
-    def form(self) -> dict[str, list[str]]:
+    def form(self) -> Fields:
         """Fields of a urlencoded or multipart POST (files left out)."""
-        if self.content_type == "multipart/form-data":
-            return self.multipart()[0]
-        if self.content_type != "application/x-www-form-urlencoded":
-            return {}
-        try:
-            text = self.body.decode("utf-8")
-        except UnicodeDecodeError:
-            raise QueryError("form data is not UTF-8") from None
-        return parse_qs(text, keep_blank_values=True, max_num_fields=200)
+        return self.fields
 
-    def multipart(self) -> tuple[dict[str, list[str]], dict[str, list[Upload]]]:
-        return parse_multipart(self.headers.get("content-type", ""), self.body)
+    def multipart(self) -> tuple[Fields, Files]:
+        return self.fields, self.files
 
 
-def field_value(form: dict[str, list[str]], name: str, default: str = "") -> str:
+def field_value(form: Fields, name: str, default: str = "") -> str:
     values = form.get(name)
     return values[0] if values else default
 
 
-def _part_headers(head: bytes) -> dict[str, str]:
-    out = {}
-    for line in head.decode("utf-8", "replace").split("\r\n"):
-        name, _, value = line.partition(":")
-        out[name.strip().lower()] = value.strip()
-    return out
+def _text(raw: bytes | None, what: str) -> str:
+    try:
+        return (raw or b"").decode("utf-8")
+    except UnicodeDecodeError:
+        raise QueryError(f"form {what} is not UTF-8") from None
 
 
-def _disposition(value: str) -> dict[str, str]:
-    params = {}
-    for m in re.finditer(r';\s*([A-Za-z*]+)="((?:[^"\\]|\\.)*)"|;\s*([A-Za-z*]+)=([^;]*)', value):
-        key = (m[1] or m[3]).lower()
-        params[key] = (m[2] if m[1] else m[4]).strip()
-    return params
+def parse_form(content_type: str, body: bytes) -> tuple[Fields, Files]:
+    """Fields and files of a urlencoded (stdlib) or multipart (python-multipart) body.
 
-
-def parse_multipart(
-    content_type: str, body: bytes
-) -> tuple[dict[str, list[str]], dict[str, list[Upload]]]:
-    m = _BOUNDARY.search(content_type)
-    if not m:
+    Files stay in memory (the body is already bounded by ``web.max_upload_bytes``): an
+    uploaded face photo is never spooled to a temporary file.
+    """
+    ctype, params = parse_options_header(content_type)
+    if ctype == b"application/x-www-form-urlencoded":
+        try:
+            text = body.decode("utf-8")
+            pairs = parse_qs(
+                text, keep_blank_values=True, max_num_fields=MAX_FORM_FIELDS, errors="strict"
+            )
+        except UnicodeDecodeError:
+            raise QueryError("form data is not UTF-8") from None
+        except ValueError:
+            raise QueryError(f"form has more than {MAX_FORM_FIELDS} fields") from None
+        return pairs, {}
+    if ctype != b"multipart/form-data":
+        return {}, {}
+    if not params.get(b"boundary"):
         raise QueryError("multipart form without a boundary")
-    delimiter = b"--" + m[1].encode("latin-1")
-    fields: dict[str, list[str]] = {}
-    files: dict[str, list[Upload]] = {}
-    for chunk in body.split(delimiter)[1:]:
-        if chunk.startswith(b"--"):
-            break  # closing delimiter
-        head, sep, data = chunk.removeprefix(b"\r\n").partition(b"\r\n\r\n")
-        if not sep:
-            raise QueryError("malformed multipart form part")
-        data = data.removesuffix(b"\r\n")
-        headers = _part_headers(head)
-        params = _disposition(headers.get("content-disposition", ""))
-        name = params.get("name")
-        if not name:
-            continue
-        if "filename" in params:
-            if data or params["filename"]:
-                ctype = headers.get("content-type", "application/octet-stream")
-                files.setdefault(name, []).append(Upload(params["filename"], ctype, data))
-        else:
-            try:
-                fields.setdefault(name, []).append(data.decode("utf-8"))
-            except UnicodeDecodeError:
-                raise QueryError(f"form field {name[:40]!r} is not UTF-8") from None
+    fields: Fields = {}
+    files: Files = {}
+
+    def on_field(f: multipart.Field) -> None:
+        name = _text(f.field_name, "field name")
+        fields.setdefault(name, []).append(_text(f.value, f"field {name[:40]!r}"))
+
+    def on_file(f: multipart.File) -> None:
+        name = _text(f.field_name, "field name")
+        data = f.file_object.getvalue() if isinstance(f.file_object, io.BytesIO) else b""
+        filename = (f.file_name or b"").decode("utf-8", "replace")
+        if data or filename:
+            files.setdefault(name, []).append(Upload(filename, f.content_type or "", data))
+
+    config = {"MAX_MEMORY_FILE_SIZE": len(body) + 1, "MAX_FIELDS": MAX_FORM_FIELDS}
+    try:
+        parser = multipart.FormParser(
+            ctype.decode("latin-1"), on_field, on_file, boundary=params.get(b"boundary"),
+            config=config,
+        )  # fmt: skip
+        parser.write(body)
+        parser.finalize()
+    except FormParserError as e:
+        raise QueryError(f"malformed form data: {e}") from None
     return fields, files
 
 

@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import json
-import re
 from typing import Any
 
 from edge.errors import WatchlistError
 from edge.store.repository import AuditEntry, GatewayInfo, Subject
-from edge.store.web.app import Route, RouteSpec, bind
+from edge.store.web.app import Params, Route, RouteSpec, bind
 from edge.store.web.html import Html, el
 from edge.store.web.http import Response, field_value, html_response, redirect
 from edge.store.web.layout import Ctx, badge, checkbox, field, page, post_form, table
@@ -182,7 +181,7 @@ def _gateway_rows(ctx: Ctx, gateways: list[GatewayInfo]) -> list[list[Any]]:
     return rows
 
 
-def _watchlist(d: Deps, ctx: Ctx, _: re.Match[str]) -> Response:
+def _watchlist(d: Deps, ctx: Ctx, _: Params) -> Response:
     assert ctx.principal is not None
     subjects, version = d.services.watchlist.list_subjects(ctx.principal)  # audited
     keys = ("wl.id", "wl.label", "wl.plates", "wl.faces", "wl.created")
@@ -199,7 +198,7 @@ def _watchlist(d: Deps, ctx: Ctx, _: re.Match[str]) -> Response:
     )
 
 
-def _add_plate(d: Deps, ctx: Ctx, _: re.Match[str]) -> Response:
+def _add_plate(d: Deps, ctx: Ctx, _: Params) -> Response:
     assert ctx.principal is not None
     form = ctx.req.form()
     d.services.watchlist.add_plate(
@@ -211,7 +210,7 @@ def _add_plate(d: Deps, ctx: Ctx, _: re.Match[str]) -> Response:
     return redirect("/watchlist?msg=wl.added")
 
 
-def _add_face(d: Deps, ctx: Ctx, _: re.Match[str]) -> Response:
+def _add_face(d: Deps, ctx: Ctx, _: Params) -> Response:
     assert ctx.principal is not None
     fields, files = ctx.req.multipart()
     photos = [u.data for u in files.get("photos", []) if u.data]
@@ -227,7 +226,7 @@ def _add_face(d: Deps, ctx: Ctx, _: re.Match[str]) -> Response:
     return redirect("/watchlist?msg=wl.added")
 
 
-def _remove(d: Deps, ctx: Ctx, _: re.Match[str]) -> Response:
+def _remove(d: Deps, ctx: Ctx, _: Params) -> Response:
     assert ctx.principal is not None
     subject_id = field_value(ctx.req.form(), "subject_id")
     if not subject_id:
@@ -236,7 +235,7 @@ def _remove(d: Deps, ctx: Ctx, _: re.Match[str]) -> Response:
     return redirect("/watchlist?msg=wl.removed")
 
 
-def _gateways(d: Deps, ctx: Ctx, _: re.Match[str]) -> Response:
+def _gateways(d: Deps, ctx: Ctx, _: Params) -> Response:
     gws = d.services.admin.list_gateways()
     headers = [
         ctx.t(k)
@@ -303,7 +302,7 @@ def _audit_pager(ctx: Ctx, start: int, before: int, head: int) -> Html:
     )
 
 
-def _audit(d: Deps, ctx: Ctx, _: re.Match[str]) -> Response:
+def _audit(d: Deps, ctx: Ctx, _: Params) -> Response:
     assert ctx.principal is not None
     head, _hash = d.repo.audit.head()
     start, before = _audit_window(ctx, head)
@@ -321,7 +320,7 @@ def _audit(d: Deps, ctx: Ctx, _: re.Match[str]) -> Response:
     return html_response(page(ctx, ctx.t("audit.title"), body, "/audit"))
 
 
-def _audit_verify(d: Deps, ctx: Ctx, _: re.Match[str]) -> Response:
+def _audit_verify(d: Deps, ctx: Ctx, _: Params) -> Response:
     assert ctx.principal is not None
     result = d.services.admin.audit_verify(ctx.principal)  # audited
     text = (

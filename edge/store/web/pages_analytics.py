@@ -4,14 +4,13 @@ page draws them with its own script (no external library)."""
 
 from __future__ import annotations
 
-import re
 from collections import defaultdict
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 from edge.store.analytics import AnalyticsQuery, AnalyticsReport, CameraCount, Granularity
-from edge.store.web.app import Route, RouteSpec, bind
+from edge.store.web.app import Params, Route, RouteSpec, bind
 from edge.store.web.html import Html, el, json_data
 from edge.store.web.http import Response, html_response
 from edge.store.web.layout import Ctx, checkbox, field, link_with, page, select, table
@@ -227,7 +226,7 @@ def _chart_section(ctx: Ctx, chart: Chart) -> Html:
     )
 
 
-def _analytics(d: Deps, ctx: Ctx, _: re.Match[str]) -> Response:
+def _analytics(d: Deps, ctx: Ctx, _: Params) -> Response:
     assert ctx.principal is not None
     since, until, gran = _range(ctx)
     q = AnalyticsQuery(

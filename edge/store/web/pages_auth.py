@@ -11,7 +11,7 @@ from edge.pki import token_sha256
 from edge.store.auth import Principal
 from edge.store.config import ID_PATTERN
 from edge.store.repository import User
-from edge.store.web.app import LANG_COOKIE, SESSION_COOKIE, Route, RouteSpec, bind
+from edge.store.web.app import LANG_COOKIE, SESSION_COOKIE, Params, Route, RouteSpec, bind
 from edge.store.web.html import el
 from edge.store.web.http import (
     Response,
@@ -81,7 +81,7 @@ def _login_page(ctx: Ctx, pre: str, message: str | None, status: int, name: str 
     return resp
 
 
-def _login_form(d: Deps, ctx: Ctx, _: re.Match[str]) -> Response:
+def _login_form(d: Deps, ctx: Ctx, _: Params) -> Response:
     if ctx.principal is not None:
         return redirect(local_path(ctx.req.arg("next")))
     expired = ctx.req.arg("expired") == "1"
@@ -117,7 +117,7 @@ def _start_session(d: Deps, ctx: Ctx, user: User, now: int, target: str) -> Resp
     return resp
 
 
-def _login(d: Deps, ctx: Ctx, _: re.Match[str]) -> Response:
+def _login(d: Deps, ctx: Ctx, _: Params) -> Response:
     form = ctx.req.form()
     pre = ctx.req.cookies.get(PRE_COOKIE, "")
     sent = field_value(form, "csrf")
@@ -139,7 +139,7 @@ def _login(d: Deps, ctx: Ctx, _: re.Match[str]) -> Response:
     return _start_session(d, ctx, user, now, field_value(form, "next"))
 
 
-def _logout(d: Deps, ctx: Ctx, _: re.Match[str]) -> Response:
+def _logout(d: Deps, ctx: Ctx, _: Params) -> Response:
     if ctx.session is not None and ctx.principal is not None:
         d.sessions.drop(ctx.session.sid)
         d.services.auditor.record(ctx.principal, "web.logout", {})
@@ -148,7 +148,7 @@ def _logout(d: Deps, ctx: Ctx, _: re.Match[str]) -> Response:
     return resp
 
 
-def _lang(d: Deps, ctx: Ctx, _: re.Match[str]) -> Response:
+def _lang(d: Deps, ctx: Ctx, _: Params) -> Response:
     to = ctx.req.arg("to")
     resp = redirect(local_path(ctx.req.arg("next")))
     if to in LANGS:
@@ -158,12 +158,12 @@ def _lang(d: Deps, ctx: Ctx, _: re.Match[str]) -> Response:
     return resp
 
 
-def _health(d: Deps, ctx: Ctx, _: re.Match[str]) -> Response:
+def _health(d: Deps, ctx: Ctx, _: Params) -> Response:
     ok = d.repo.ping()
     return text_response("ok" if ok else "database unavailable", 200 if ok else 503)
 
 
-def _home(d: Deps, ctx: Ctx, _: re.Match[str]) -> Response:
+def _home(d: Deps, ctx: Ctx, _: Params) -> Response:
     return redirect("/search")
 
 

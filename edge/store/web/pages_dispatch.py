@@ -3,19 +3,16 @@
 from __future__ import annotations
 
 import json
-import re
 from typing import Any
 
 from edge.errors import StoreError
 from edge.store.dispatch import DispatchRecord
 from edge.store.repository import StoredEvent
-from edge.store.web.app import Route, RouteSpec, bind
+from edge.store.web.app import Params, Route, RouteSpec, bind
 from edge.store.web.html import Html, el
 from edge.store.web.http import Response, redirect
 from edge.store.web.layout import Ctx, badge, post_form, table
 from edge.store.web.services import Deps
-
-ID = r"(?P<id>[A-Za-z0-9._-]{1,128})"
 
 
 def _dispatch_rows(ctx: Ctx, records: list[DispatchRecord]) -> list[list[Any]]:
@@ -88,7 +85,7 @@ def dispatch_section(ctx: Ctx, d: Deps, s: StoredEvent) -> Html | None:
     )
 
 
-def _dispatch(d: Deps, ctx: Ctx, m: re.Match[str]) -> Response:
+def _dispatch(d: Deps, ctx: Ctx, m: Params) -> Response:
     assert ctx.principal is not None
     if d.services.dispatch is None:
         raise StoreError(ctx.t("dispatch.off"))
@@ -96,7 +93,7 @@ def _dispatch(d: Deps, ctx: Ctx, m: re.Match[str]) -> Response:
     return redirect(f"/events/{m['id']}?msg=dispatch.created#dispatch")
 
 
-def _dispatch_state(d: Deps, ctx: Ctx, m: re.Match[str]) -> Response:
+def _dispatch_state(d: Deps, ctx: Ctx, m: Params) -> Response:
     svc = d.services.dispatch
     records = svc.for_event(m["id"]) if svc else []
     rows = [
@@ -115,7 +112,7 @@ def _dispatch_state(d: Deps, ctx: Ctx, m: re.Match[str]) -> Response:
     return Response(200, body, "application/json; charset=utf-8", [("Cache-Control", "no-store")])
 
 
-def _package(d: Deps, ctx: Ctx, m: re.Match[str]) -> Response:
+def _package(d: Deps, ctx: Ctx, m: Params) -> Response:
     assert ctx.principal is not None
     if d.services.dispatch is None:
         raise StoreError(ctx.t("dispatch.off"))
@@ -130,9 +127,9 @@ def _package(d: Deps, ctx: Ctx, m: re.Match[str]) -> Response:
 
 
 ROUTES = (
-    RouteSpec("POST", f"/events/{ID}/dispatch", _dispatch, "dispatch"),
-    RouteSpec("GET", f"/events/{ID}/dispatches.json", _dispatch_state, "dispatch"),
-    RouteSpec("GET", f"/dispatches/{ID}/package.zip", _package, "dispatch"),
+    RouteSpec("POST", "/events/{id}/dispatch", _dispatch, "dispatch"),
+    RouteSpec("GET", "/events/{id}/dispatches.json", _dispatch_state, "dispatch"),
+    RouteSpec("GET", "/dispatches/{id}/package.zip", _package, "dispatch"),
 )
 
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import re
 from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
@@ -14,7 +13,7 @@ from edge.evidence.signing import verify_event
 from edge.store.dispatch import zip_package
 from edge.store.repository import StoredEvent
 from edge.store.review_service import EventView
-from edge.store.web.app import Route, RouteSpec, bind
+from edge.store.web.app import Params, Route, RouteSpec, bind
 from edge.store.web.html import Html, el, json_data
 from edge.store.web.http import Response, field_value, html_response, redirect
 from edge.store.web.layout import (
@@ -30,7 +29,6 @@ from edge.store.web.layout import (
 from edge.store.web.pages_dispatch import dispatch_section
 from edge.store.web.services import Deps
 
-ID = r"(?P<id>[A-Za-z0-9._-]{1,128})"
 NOTICES = ("event.saved", "dispatch.created")
 MAX_AUDIT_ROWS = 200
 
@@ -287,7 +285,7 @@ def _export_section(ctx: Ctx, event_id: str) -> Html | None:
     )
 
 
-def _detail(d: Deps, ctx: Ctx, m: re.Match[str]) -> Response:
+def _detail(d: Deps, ctx: Ctx, m: Params) -> Response:
     assert ctx.principal is not None
     view = d.services.review.get_event(ctx.principal, m["id"])  # audited: review.view
     s, e = view.stored, view.stored.event
@@ -310,13 +308,13 @@ def _detail(d: Deps, ctx: Ctx, m: re.Match[str]) -> Response:
     )
 
 
-def _blob(d: Deps, ctx: Ctx, m: re.Match[str]) -> Response:
+def _blob(d: Deps, ctx: Ctx, m: Params) -> Response:
     assert ctx.principal is not None
     info, data = d.services.review.get_blob(ctx.principal, m["id"], m["name"])  # audited
     return Response(200, data, info.media_type, [("Cache-Control", "private, no-store")])
 
 
-def _set_verdict(d: Deps, ctx: Ctx, m: re.Match[str]) -> Response:
+def _set_verdict(d: Deps, ctx: Ctx, m: Params) -> Response:
     assert ctx.principal is not None
     form = ctx.req.form()
     note = field_value(form, "note").strip()
@@ -326,7 +324,7 @@ def _set_verdict(d: Deps, ctx: Ctx, m: re.Match[str]) -> Response:
     return redirect(f"/events/{m['id']}?msg=event.saved")
 
 
-def _export(d: Deps, ctx: Ctx, m: re.Match[str]) -> Response:
+def _export(d: Deps, ctx: Ctx, m: Params) -> Response:
     assert ctx.principal is not None
     files = d.services.review.export_files(ctx.principal, [m["id"]])  # audited: review.export
     name = f"evidence-{m['id']}"
@@ -342,10 +340,10 @@ def _export(d: Deps, ctx: Ctx, m: re.Match[str]) -> Response:
 
 
 ROUTES = (
-    RouteSpec("GET", f"/events/{ID}", _detail, "view"),
-    RouteSpec("GET", f"/events/{ID}/blob/(?P<name>[A-Za-z0-9._-]{{1,128}})", _blob, "blob"),
-    RouteSpec("POST", f"/events/{ID}/verdict", _set_verdict, "verdict"),
-    RouteSpec("POST", f"/events/{ID}/export", _export, "export"),
+    RouteSpec("GET", "/events/{id}", _detail, "view"),
+    RouteSpec("GET", "/events/{id}/blob/{name}", _blob, "blob"),
+    RouteSpec("POST", "/events/{id}/verdict", _set_verdict, "verdict"),
+    RouteSpec("POST", "/events/{id}/export", _export, "export"),
 )
 
 

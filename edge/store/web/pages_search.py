@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import io
-import re
 from collections.abc import Sequence
 from typing import Any
 
@@ -18,7 +17,7 @@ from edge.store.repository import (
     WatchlistRepository,
 )
 from edge.store.review_service import SearchHit, SearchResult
-from edge.store.web.app import Route, RouteSpec, bind
+from edge.store.web.app import Params, Route, RouteSpec, bind
 from edge.store.web.html import Html, el
 from edge.store.web.http import Response, field_value, html_response, text_response
 from edge.store.web.layout import (
@@ -254,7 +253,7 @@ def _results_heading(ctx: Ctx, title: str, n: int, **attrs: str) -> Html:
     return el("h2", attrs, title, " ", el("small", {}, ctx.t("search.count", n=n)))
 
 
-def _search(d: Deps, ctx: Ctx, _: re.Match[str]) -> Response:
+def _search(d: Deps, ctx: Ctx, _: Params) -> Response:
     assert ctx.principal is not None and ctx.session is not None
     gateways = [g.gateway_id for g in d.repo.gateways.list_gateways()]
     error, result = None, SearchResult((), None)
@@ -283,7 +282,7 @@ def _min_similarity(text: str) -> float:
         raise QueryError(f"min similarity {text[:20]!r} is not a number") from None
 
 
-def _face_search(d: Deps, ctx: Ctx, _: re.Match[str]) -> Response:
+def _face_search(d: Deps, ctx: Ctx, _: Params) -> Response:
     assert ctx.principal is not None and ctx.session is not None
     fields, files = ctx.req.multipart()
     photos = files.get("photo", [])
@@ -301,7 +300,7 @@ def _face_search(d: Deps, ctx: Ctx, _: re.Match[str]) -> Response:
     return html_response(page(ctx, ctx.t("face.results"), body, "/search"))
 
 
-def _thumb(d: Deps, ctx: Ctx, m: re.Match[str]) -> Response:
+def _thumb(d: Deps, ctx: Ctx, m: Params) -> Response:
     assert ctx.session is not None
     event_id = m["id"]
     if not d.sessions.has_seen(ctx.session, event_id):  # only via an audited search of it
@@ -318,7 +317,7 @@ def _thumb(d: Deps, ctx: Ctx, m: re.Match[str]) -> Response:
 ROUTES = (
     RouteSpec("GET", "/search", _search, "search"),
     RouteSpec("POST", "/search/face", _face_search, "search"),
-    RouteSpec("GET", r"/events/(?P<id>[A-Za-z0-9._-]{1,128})/thumb", _thumb, "search"),
+    RouteSpec("GET", "/events/{id}/thumb", _thumb, "search"),
 )
 
 

@@ -1,165 +1,64 @@
-"""The reviewer page's HTTP server: standard-library ThreadingHTTPServer, one thread.
+"""The web port's server: uvicorn in a background thread of the store process.
 
-``WebServer(config, services).start()`` binds, starts serving in a background thread
-and returns the port; ``stop()`` shuts it down. The store's composition root creates it
-with the same service objects the gRPC servicers use. Requests are parsed here into
-``Request`` values (bodies bounded by ``max_upload_bytes``) and answered by ``App``;
-access logging names the route and status only, never query strings (they can hold
-plate numbers) or ids.
+``WebServer(config, app).start()`` binds the listening socket itself (so a taken port
+is a clear ConfigError and port 0 is known at once), checks the TLS certificate and
+key, then runs ``uvicorn.Server`` on its own event loop in a thread and returns once
+it is serving; ``stop()`` sets ``should_exit`` and waits for uvicorn to close.
+
+What protects other users from a bad client: the TLS handshake runs on the event
+loop (asyncio's SSL transport), so a connection that never speaks TLS costs one idle
+socket, not a thread, and is dropped after asyncio's handshake timeout (60 s); a
+request head must arrive within ``header_timeout_s`` (edge/store/web/protocol.py), a
+body within ``body_timeout_s`` and ``max_upload_bytes`` (edge/store/web/limits.py);
+at most ``max_connections`` connections are served (uvicorn's ``limit_concurrency``,
+503 beyond), and blocking work runs on ``threads`` worker threads (edge/store/web/asgi.py).
 """
 
 from __future__ import annotations
 
 import logging
-import re
+import socket
 import ssl
 import threading
 import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
-from urllib.parse import SplitResult, parse_qs, unquote, urlsplit
+
+import uvicorn
+from starlette.types import ASGIApp
 
 from edge.errors import ConfigError
 from edge.store.config import WebConfig
-from edge.store.web import (
-    pages_admin,
-    pages_analytics,
-    pages_auth,
-    pages_dispatch,
-    pages_event,
-    pages_search,
-)
-from edge.store.web.app import App
-from edge.store.web.http import SECURITY_HEADERS, Request, Response, text_response
-from edge.store.web.services import Deps, WebServices
-from edge.store.web.sessions import LoginGuard, SessionStore
+from edge.store.web.protocol import with_header_timeout
 
 log = logging.getLogger(__name__)
 
-REQUEST_TIMEOUT_S = 30
-_ID_PART = re.compile(r"/[^/]{16,}")
+START_TIMEOUT_S = 30.0
+#: how long in-flight requests may take to finish when the store stops
+GRACE_S = 5
 
 
-def route_name(path: str) -> str:
-    return _ID_PART.sub("/:id", path)[:80]
-
-
-def build_app(config: WebConfig, services: WebServices) -> App:
-    deps = Deps(config, services, SessionStore(config, services.repo.sessions), LoginGuard(config))
-    routes = [
-        *pages_auth.routes(deps),
-        *pages_search.routes(deps),
-        *pages_event.routes(deps),
-        *pages_dispatch.routes(deps),
-        *pages_admin.routes(deps),
-        *pages_analytics.routes(deps),
-    ]
-    return App(deps, routes)
-
-
-class _Handler(BaseHTTPRequestHandler):
-    """One HTTP connection; ``_handler_class`` makes a subclass bound to one ``App``."""
-
-    server_version = "EdgeWatch"
-    sys_version = ""
-    protocol_version = "HTTP/1.1"
-    timeout = REQUEST_TIMEOUT_S
-    app: App
-    limit: int  # largest accepted request body, bytes
-    secure: bool
-
-    def log_message(self, format: str, *args: Any) -> None:
-        # the stdlib puts the request line (with query strings) into args: drop them
-        log.debug("http server: %s", format.split(" ")[0])
-
-    def _send(self, resp: Response, head: bool = False) -> None:
-        self.send_response(resp.status)
-        self.send_header("Content-Type", resp.content_type)
-        self.send_header("Content-Length", str(len(resp.body)))
-        has_cache = any(k.lower() == "cache-control" for k, _ in resp.headers)
-        if not has_cache:
-            self.send_header("Cache-Control", "no-store")
-        for k, v in (*SECURITY_HEADERS, *resp.headers):
-            self.send_header(k, v)
-        if self.secure:
-            self.send_header("Strict-Transport-Security", "max-age=31536000")
-        self.end_headers()
-        if not head:
-            self.wfile.write(resp.body)
-
-    def _read_body(self) -> bytes | Response:
-        if self.headers.get("Transfer-Encoding"):
-            self.close_connection = True
-            return text_response("chunked bodies are not accepted; send Content-Length", 411)
-        try:
-            n = int(self.headers.get("Content-Length") or 0)
-        except ValueError:
-            return text_response("bad Content-Length", 400)
-        if n < 0 or n > self.limit:
-            self.close_connection = True
-            return text_response(f"body too large (at most {self.limit} bytes)", 413)
-        return self.rfile.read(n) if n else b""
-
-    def _request(self, parts: SplitResult, body: bytes) -> Request:
-        return Request(
-            method=self.command,
-            path=unquote(parts.path) or "/",
-            query=parse_qs(parts.query, keep_blank_values=True, max_num_fields=100),
-            headers={k.lower(): v for k, v in self.headers.items()},
-            body=body,
-            client=str(self.client_address[0]),
-            secure=self.secure,
-        )
-
-    def _handle(self) -> None:
-        started = time.perf_counter()
-        parts = urlsplit(self.path)
-        body = self._read_body() if self.command == "POST" else b""
-        resp = body if isinstance(body, Response) else self.app.handle(self._request(parts, body))
-        self._send(resp, head=self.command == "HEAD")
-        log.info(
-            "web request",
-            extra={
-                "method": self.command,
-                "route": route_name(parts.path),
-                "status": resp.status,
-                "ms": round((time.perf_counter() - started) * 1000, 1),
-            },
-        )
-
-    def do_GET(self) -> None:
-        self._handle()
-
-    def do_POST(self) -> None:
-        self._handle()
-
-    def do_HEAD(self) -> None:
-        self._handle()
-
-    def do_PUT(self) -> None:
-        self._send(text_response("method not allowed", 405))
-
-    def do_DELETE(self) -> None:
-        self._send(text_response("method not allowed", 405))
-
-
-def _handler_class(app: App, config: WebConfig) -> type[BaseHTTPRequestHandler]:
-    bound = {
-        "app": app,
-        "limit": config.max_upload_bytes + (64 << 10),
-        "secure": config.tls is not None,
-    }
-    return type("Handler", (_Handler,), bound)
+def _bind(host: str, port: int) -> socket.socket:
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind((host, port))
+        sock.listen(2048)
+    except OSError as e:
+        sock.close()
+        raise ConfigError(f"web: cannot listen on {host}:{port}: {e.strerror}") from None
+    sock.setblocking(False)
+    return sock
 
 
 class WebServer:
-    """The reviewer web page, served by the store process."""
+    """The reviewer page, REST API and /metrics, served by the store process."""
 
-    def __init__(self, config: WebConfig, services: WebServices) -> None:
+    def __init__(self, config: WebConfig, app: ASGIApp) -> None:
         self._config = config
-        self._services = services
-        self._httpd: ThreadingHTTPServer | None = None
+        self._app = app
+        self._server: uvicorn.Server | None = None
         self._thread: threading.Thread | None = None
+        self._sock: socket.socket | None = None
         self.port = 0
 
     @property
@@ -173,46 +72,74 @@ class WebServer:
     def public_url(self) -> str:
         return (self._config.public_url or self.url).rstrip("/")
 
-    def _tls(self) -> ssl.SSLContext | None:
+    def _check_tls(self) -> None:
+        """A clear error for an unreadable certificate or key (uvicorn loads them again)."""
         tls = self._config.tls
         if tls is None:
-            return None
-        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-        ctx.minimum_version = ssl.TLSVersion.TLSv1_2
+            return
         try:
-            ctx.load_cert_chain(tls.cert, tls.key)
+            ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER).load_cert_chain(tls.cert, tls.key)
         except (OSError, ssl.SSLError) as e:
             raise ConfigError(f"web.tls: cannot load {str(tls.cert)!r} / key: {e}") from None
-        return ctx
+
+    def _uvicorn_config(self) -> uvicorn.Config:
+        cfg = self._config
+        return uvicorn.Config(
+            self._app,
+            http=with_header_timeout(cfg.header_timeout_s),
+            loop="asyncio",
+            ws="none",
+            lifespan="on",
+            interface="asgi3",
+            log_config=None,  # the store's JSON logging stays as it is
+            log_level="warning",
+            access_log=False,  # ours names route templates, never paths or queries
+            server_header=False,
+            proxy_headers=False,  # edge/store/web/asgi.py trusts web.trusted_proxies only
+            limit_concurrency=cfg.max_connections,
+            timeout_keep_alive=cfg.keep_alive_s,
+            timeout_graceful_shutdown=GRACE_S,
+            h11_max_incomplete_event_size=64 << 10,
+            ssl_certfile=str(cfg.tls.cert) if cfg.tls else None,
+            ssl_keyfile=str(cfg.tls.key) if cfg.tls else None,
+        )
 
     def start(self) -> int:
         """Bind and serve in a background thread; returns the bound port."""
-        app = build_app(self._config, self._services)
-        tls = self._tls()
-        try:
-            httpd = ThreadingHTTPServer(
-                (self._config.host, self._config.port), _handler_class(app, self._config)
-            )
-        except OSError as e:
-            raise ConfigError(
-                f"web: cannot listen on {self._config.host}:{self._config.port}: {e.strerror}"
-            ) from None
-        httpd.daemon_threads = True
-        if tls is not None:
-            httpd.socket = tls.wrap_socket(httpd.socket, server_side=True)
-        self._httpd = httpd
-        self.port = int(httpd.server_address[1])
-        self._thread = threading.Thread(target=httpd.serve_forever, name="web", daemon=True)
+        self._check_tls()
+        sock = _bind(self._config.host, self._config.port)
+        self._sock = sock
+        self.port = int(sock.getsockname()[1])
+        server = uvicorn.Server(self._uvicorn_config())
+        self._server = server
+        self._thread = threading.Thread(
+            target=self._run, args=(server, sock), name="web", daemon=True
+        )
         self._thread.start()
+        deadline = time.monotonic() + START_TIMEOUT_S
+        while not server.started:
+            if not self._thread.is_alive() or time.monotonic() > deadline:
+                self.stop()
+                raise ConfigError(f"web: the server on port {self.port} did not start")
+            time.sleep(0.01)
         log.info("web page serving", extra={"url": self.url})
         return self.port
 
+    @staticmethod
+    def _run(server: uvicorn.Server, sock: socket.socket) -> None:
+        try:
+            server.run(sockets=[sock])
+        except BaseException:  # uvicorn exits on a failed startup; start() reports it
+            log.exception("web server stopped with an error")
+
     def stop(self) -> None:
-        if self._httpd is not None:
-            self._httpd.shutdown()
-            self._httpd.server_close()
-            self._httpd = None
+        if self._server is not None:
+            self._server.should_exit = True
         if self._thread is not None:
-            self._thread.join(timeout=10)
+            self._thread.join(timeout=GRACE_S + 10)
             self._thread = None
+        self._server = None
+        if self._sock is not None:
+            self._sock.close()
+            self._sock = None
         log.info("web page stopped")

@@ -1,8 +1,9 @@
-"""How the store's composition root starts and stops the reviewer page.
+"""How the store's composition root starts and stops the web port.
 
 ``start_web`` takes the very service objects the gRPC servicers were built with (so
 the page has the same roles, the same audit log and the same face model in memory),
-adds the analytics and dispatch parts that only the page uses, and starts serving.
+adds the analytics and dispatch parts that only the page uses, builds the ASGI app
+(edge/store/web/asgi.py) and starts serving it (edge/store/web/server.py).
 """
 
 from __future__ import annotations
@@ -11,8 +12,11 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from starlette.types import ASGIApp
+
 from edge.store.admin_service import AdminService
 from edge.store.analytics import SqlAnalytics
+from edge.store.api.app import build_api
 from edge.store.audit import Auditor
 from edge.store.blobs import BlobStore
 from edge.store.config import WebConfig
@@ -21,8 +25,20 @@ from edge.store.repository import Repository
 from edge.store.review_service import ReviewService
 from edge.store.sql import Database
 from edge.store.watchlist_service import WatchlistService
+from edge.store.web import (
+    pages_admin,
+    pages_analytics,
+    pages_auth,
+    pages_dispatch,
+    pages_event,
+    pages_search,
+)
+from edge.store.web.app import Pages
+from edge.store.web.app import Route as PageRoute
+from edge.store.web.asgi import Extra, RequestObserver, build_asgi
 from edge.store.web.server import WebServer
-from edge.store.web.services import WebServices
+from edge.store.web.services import Deps, WebServices
+from edge.store.web.sessions import LoginGuard, SessionStore
 
 log = logging.getLogger(__name__)
 
@@ -43,6 +59,19 @@ class RunningWeb:
             self.dispatch.stop()
 
 
+def page_routes(config: WebConfig, services: WebServices) -> tuple[Pages, list[PageRoute]]:
+    deps = Deps(config, services, SessionStore(config, services.repo.sessions), LoginGuard(config))
+    routes = [
+        *pages_auth.routes(deps),
+        *pages_search.routes(deps),
+        *pages_event.routes(deps),
+        *pages_dispatch.routes(deps),
+        *pages_admin.routes(deps),
+        *pages_analytics.routes(deps),
+    ]
+    return Pages(deps), routes
+
+
 def start_web(
     config: WebConfig,
     db: Database,
@@ -53,6 +82,8 @@ def start_web(
     watchlist: WatchlistService,
     admin: AdminService,
     clock: Callable[[], int],
+    metrics_app: ASGIApp | None = None,
+    observers: tuple[RequestObserver, ...] = (),
 ) -> RunningWeb | None:
     """Start the page (and its dispatch worker, if configured); None when disabled."""
     if not config.enabled:
@@ -70,6 +101,7 @@ def start_web(
             auditor,
             clock,
             lambda: holder[0].public_url,
+            link_ttl_s=config.api_link_ttl_s,
         )
         dispatch.start()  # fails fast on an unreadable or short HMAC key
     services = WebServices(
@@ -83,7 +115,9 @@ def start_web(
         dispatch=dispatch,
         clock=clock,
     )
-    server = WebServer(config, services)
+    pages, routes = page_routes(config, services)
+    extra = Extra(api=build_api(services), metrics=metrics_app, observers=observers)
+    server = WebServer(config, build_asgi(config, pages, routes, extra))
     holder.append(server)
     try:
         server.start()

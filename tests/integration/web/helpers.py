@@ -13,9 +13,12 @@ from __future__ import annotations
 import hashlib
 import hmac
 import http.client
+import importlib.util
 import json
 import re
 import secrets
+import ssl
+import sys
 import threading
 import time
 import uuid
@@ -24,13 +27,37 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from types import ModuleType
 from typing import Any
 from urllib.parse import urlencode, urlsplit
 
-from edge.store.config import DispatchConfig, WebConfig
+from edge.pki import create_ca, issue_server_cert
+from edge.store.config import DispatchConfig, WebConfig, WebTls
 from edge.store.postgres_repo import PostgresDatabase
 from edge.store.sqlite_repo import SqliteDatabase
-from edge.store.web.demo import LocalStack, Seeded, seed_sample_evidence
+
+
+def _load_sample_store() -> ModuleType:
+    name = "edgewatch_web_sample_store"
+    if name not in sys.modules:
+        path = Path(__file__).with_name("sample_store.py")
+        spec = importlib.util.spec_from_file_location(name, path)
+        assert spec is not None and spec.loader is not None
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[name] = module
+        spec.loader.exec_module(module)
+    return sys.modules[name]
+
+
+sample = _load_sample_store()
+LocalStack = sample.LocalStack
+Seeded = sample.Seeded
+seed_sample_evidence = sample.seed_sample_evidence
+PLAN = sample.PLAN
+SUBJECTS = sample.SUBJECTS
+CAMERAS = sample.CAMERAS
+BASE_US = sample.BASE_US
+HOUR_US = sample.HOUR_US
 
 _CSRF = re.compile(r'name="csrf" value="([^"]*)"')
 
@@ -53,11 +80,17 @@ class Resp:
 
 
 class Client:
-    def __init__(self, base_url: str) -> None:
+    def __init__(self, base_url: str, tls: ssl.SSLContext | None = None) -> None:
         parts = urlsplit(base_url)
         self.host, self.port = parts.hostname or "127.0.0.1", parts.port or 80
+        self.tls = tls if parts.scheme == "https" else None
         self.jar: dict[str, str] = {}
         self.csrf = ""
+
+    def _connection(self) -> http.client.HTTPConnection:
+        if self.tls is not None:
+            return http.client.HTTPSConnection(self.host, self.port, timeout=60, context=self.tls)
+        return http.client.HTTPConnection(self.host, self.port, timeout=60)
 
     def request(
         self,
@@ -66,7 +99,7 @@ class Client:
         body: bytes | None = None,
         headers: dict[str, str] | None = None,
     ) -> Resp:
-        conn = http.client.HTTPConnection(self.host, self.port, timeout=60)
+        conn = self._connection()
         hdrs = dict(headers or {})
         if self.jar:
             hdrs["Cookie"] = "; ".join(f"{k}={v}" for k, v in self.jar.items())
@@ -204,14 +237,23 @@ class Stack:
     seeded: Seeded
     receiver: Receiver
     backend: str
+    tls: ssl.SSLContext | None = None  # trusts the page's certificate when it serves HTTPS
 
     def client(self, user: str | None = None) -> Client:
-        c = Client(self.url)
+        c = Client(self.url, self.tls)
         if user is not None:
             r = c.login(user, self.tokens[user])
             assert r.status == 303, r.text[:500]
             assert c.get("/analytics").status == 200  # picks up the session CSRF token
         return c
+
+
+def make_tls(root: Path) -> tuple[WebTls, ssl.SSLContext]:
+    """A certificate for the page on 127.0.0.1 and a client context that trusts it."""
+    ca = create_ca("web test CA")
+    issue_server_cert(ca).save(root / "web.crt", root / "web.key")
+    client = ssl.create_default_context(cadata=ca.cert_pem.decode())
+    return WebTls(cert=root / "web.crt", key=root / "web.key"), client
 
 
 @contextmanager
@@ -220,6 +262,7 @@ def open_stack(
     backend: str,
     pg_url: str | None = None,
     models_dir: Path | None = None,
+    https: bool = False,
     **web: Any,
 ) -> Iterator[Stack]:
     # a text key, as `openssl rand -hex 32` writes it (raw random bytes could end in
@@ -236,6 +279,9 @@ def open_stack(
         backoff_max_s=0.4,
         timeout_s=5,
     )
+    client_tls = None
+    if https:
+        web["tls"], client_tls = make_tls(root)
     # port 0: the page binds any free port; dispatch links follow the bound port
     config = WebConfig(port=0, dispatch=dispatch, **web)
     db = (
@@ -246,7 +292,7 @@ def open_stack(
     try:
         tokens = {n: local.add_user(n, n) for n in ("admin", "reviewer", "viewer")}  # type: ignore[arg-type]
         seeded = seed_sample_evidence(local.repo, local.ingest(), local.clock)
-        yield Stack(local, local.url, tokens, seeded, receiver, backend)
+        yield Stack(local, local.url, tokens, seeded, receiver, backend, client_tls)
     finally:
         local.stop()
         receiver.stop()

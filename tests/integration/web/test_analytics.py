@@ -12,10 +12,14 @@ import pytest
 
 from edge.errors import QueryError
 from edge.store.analytics import AnalyticsQuery, SqlAnalytics, bucket_starts
-from edge.store.web.demo import BASE_US, CAMERAS, HOUR_US, PLAN, SUBJECTS
 
 pytestmark = pytest.mark.timeout(120)
 helpers = sys.modules["edgewatch_web_test_helpers"]  # loaded by conftest.py
+BASE_US = helpers.BASE_US
+CAMERAS = helpers.CAMERAS
+HOUR_US = helpers.HOUR_US
+PLAN = helpers.PLAN
+SUBJECTS = helpers.SUBJECTS
 
 OFFSET_US = 8 * HOUR_US  # the demo's local time is UTC+8; BASE_US is local midnight
 DAY_US = 24 * HOUR_US

@@ -93,3 +93,35 @@ def test_only_admins_enrol_faces(face_stack: Any, eval_dir: Path) -> None:
         "/watchlist/face", {"label": "x"}, [("photos", "a.jpg", (eval_dir / PROBE).read_bytes())]
     )
     assert r.status == 403
+
+
+def test_api_face_search_and_enrolment(face_stack: Any, eval_dir: Path) -> None:
+    import httpx
+
+    s = face_stack
+    with httpx.Client(base_url=f"{s.url}/api/v1", timeout=120) as api:
+        reviewer = {"Authorization": f"Bearer {s.tokens['reviewer']}"}
+        probe = (eval_dir / PROBE).read_bytes()
+        r = api.post(
+            "/events/face-search", files={"photo": ("p.jpg", probe, "image/jpeg")}, headers=reviewer
+        )
+        assert r.status_code == 200, r.text
+        rows = r.json()["events"]
+        assert {row["id"] for row in rows} == face_events(s)
+        assert all(row["similarity"] is not None and row["similarity"] > 0.3 for row in rows)
+        missing = api.post("/events/face-search", files={"other": ("x", b"1")}, headers=reviewer)
+        assert missing.status_code == 400 and "photo" in missing.json()["detail"]
+        admin = {"Authorization": f"Bearer {s.tokens['admin']}"}
+        other = (eval_dir / OTHER).read_bytes()
+        files = [("photos", ("a.jpg", other, "image/jpeg"))]
+        refused = api.post("/watchlist/faces", data={"label": "x"}, files=files, headers=reviewer)
+        assert refused.status_code == 403
+        added = api.post(
+            "/watchlist/faces", data={"label": "api face", "largest": "true"}, files=files,
+            headers=admin,
+        )  # fmt: skip
+        assert added.status_code == 200, added.text
+        body = added.json()
+        assert body["templates_added"] == 1 and body["photos"][0]["used"]
+        subject = s.local.repo.watchlist.get_subject(body["subject_id"])
+        assert subject is not None and subject.label == "api face" and len(subject.templates) == 1

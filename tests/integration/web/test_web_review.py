@@ -14,10 +14,11 @@ from urllib.parse import quote
 import pytest
 
 from edge.evidence.package import verify_package
-from edge.store.web.demo import PLAN, SUBJECTS
 
 pytestmark = pytest.mark.timeout(120)
 helpers = sys.modules["edgewatch_web_test_helpers"]  # loaded by conftest.py
+PLAN = helpers.PLAN
+SUBJECTS = helpers.SUBJECTS
 
 _ROW_EVENT = re.compile(r'<a href="/events/([^"/]+)">')
 

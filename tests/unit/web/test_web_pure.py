@@ -7,17 +7,18 @@ import re
 from pathlib import Path
 
 import pytest
+from starlette.routing import Route
 
 from edge.errors import QueryError
 from edge.store.analytics import AnalyticsQuery, bucket_starts, validate
 from edge.store.auth import METHOD_ACCESS
 from edge.store.config import WebConfig
+from edge.store.web.asgi import route_template
 from edge.store.web.html import Html, el, esc, json_data, raw
-from edge.store.web.http import local_path, parse_multipart
+from edge.store.web.http import local_path, parse_form
 from edge.store.web.i18n import M, translate
 from edge.store.web.pages_analytics import heat_level
 from edge.store.web.policy import ACTION_METHOD, allowed, required_role
-from edge.store.web.server import route_name
 from edge.store.web.sessions import LoginGuard
 
 WEB = Path(__file__).resolve().parents[3] / "edge" / "store" / "web"
@@ -55,12 +56,20 @@ def test_multipart_keeps_binary_files_exactly() -> None:
         b'--XyZ\r\nContent-Disposition: form-data; name="empty"; filename=""\r\n\r\n\r\n'
         b"--XyZ--\r\n"
     )
-    fields, files = parse_multipart('multipart/form-data; boundary="XyZ"', body)
+    fields, files = parse_form('multipart/form-data; boundary="XyZ"', body)
     assert fields == {"csrf": ["tok"], "label": ['摊 "A"']}
     assert files["photo"][0].data == data and files["photo"][0].filename == "a b.jpg"
+    assert files["photo"][0].content_type == "image/jpeg"
     assert "empty" not in files
-    with pytest.raises(QueryError):
-        parse_multipart("multipart/form-data", body)
+    with pytest.raises(QueryError, match="boundary"):
+        parse_form("multipart/form-data", body)
+    with pytest.raises(QueryError, match="not UTF-8"):
+        parse_form("application/x-www-form-urlencoded", b"note=%FF")
+    assert parse_form("application/x-www-form-urlencoded", b"a=%E6%91%8A+x&b=") == (
+        {"a": ["摊 x"], "b": [""]},
+        {},
+    )
+    assert parse_form("application/json", b"{}") == ({}, {})
 
 
 def test_redirect_targets_stay_on_site() -> None:
@@ -96,10 +105,12 @@ def test_policy_is_the_grpc_table() -> None:
     assert not allowed(None, "search")
 
 
-def test_logged_routes_hide_ids_and_queries() -> None:
-    assert route_name("/events/0190c0de-1ef7-740d-83c6-1c63f2d158ce/blob/scene.jpg") == (
-        "/events/:id/blob/scene.jpg"
-    )
+def test_logged_routes_are_templates_never_paths() -> None:
+    route = Route("/events/{id}/blob/{name}", lambda r: None)
+    scope = {"route": route, "root_path": "", "path": "/events/0190c0de/blob/scene.jpg"}
+    assert route_template(scope) == "/events/{id}/blob/{name}"
+    assert route_template({"route": route, "root_path": "/api/v1"}).startswith("/api/v1/events/")
+    assert route_template({"path": "/search?plate=x"}) == "unmatched"
 
 
 def test_every_text_key_used_exists_in_both_languages() -> None:

@@ -1,7 +1,8 @@
-"""Sample evidence for the reviewer page: signed events through the real ingest path.
+"""Sample evidence for the web tests: signed events through the real ingest path.
 
-Used by the web tests and by demos: two gateways with their own Ed25519 keys, three
-cameras with locations, repeat plates and subjects over three days, one chain gap.
+Used by the web, API and browser tests (loaded by file path through helpers.py): two
+gateways with their own Ed25519 keys, three cameras with locations, repeat plates and
+subjects over three days, one chain gap.
 Every event is built by edge/evidence/samples.py, signed with its gateway's key and
 delivered through ``IngestService.deliver`` (signature, blob hashes and chain checked
 exactly as for a real gateway). Deterministic except for the gateway keys.
@@ -171,7 +172,7 @@ class LocalStack:
         self.db = db
         self.repo = SqlRepository(db)
         self.blobs = FolderBlobStore(blob_root)
-        self._web_config = web
+        self.web_config = web
         self._vision = vision or VisionConfig()
         self._models_dir = models_dir
         self.clock = clock
@@ -205,7 +206,7 @@ class LocalStack:
         watchlist = WatchlistService(self.repo, faces, auditor, self.clock)
         admin = AdminService(self.repo, auditor, self.clock)
         self.running = start_web(
-            self._web_config,
+            self.web_config,
             self.db,
             self.repo,
             self.blobs,

@@ -1,0 +1,1 @@
+"""The store's REST/JSON API under /api/v1 (see docs/api.md)."""

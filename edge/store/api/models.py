@@ -1,0 +1,260 @@
+"""What the REST API answers: JSON shapes and their mapping from the store's values.
+
+An event row has exactly the fields of ``edgewatch review search --json`` and an event
+detail those of ``edgewatch review show --json`` (plus links to its blobs), computed
+the same way from the same service results the gRPC Review servicer maps to protobuf.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any, Literal
+
+from pydantic import BaseModel, Field
+
+from edge.config import StrictModel
+from edge.evidence.model import event_to_dict
+from edge.store.admin_service import StoreStatus
+from edge.store.repository import StoredBlob, Subject
+from edge.store.review_service import EventView, SearchHit
+from edge.store.watchlist_service import AddFaceResult
+
+
+def us_to_iso(us: int) -> str:
+    return datetime.fromtimestamp(us / 1_000_000, UTC).isoformat(timespec="milliseconds")
+
+
+def iso_to_us(t: datetime | None) -> int | None:
+    """A query time as UTC microseconds; a time without zone is UTC (as for the CLI)."""
+    if t is None:
+        return None
+    return int((t if t.tzinfo else t.replace(tzinfo=UTC)).timestamp() * 1_000_000)
+
+
+class EventRow(BaseModel):
+    id: str
+    time: str = Field(description="capture time, ISO 8601 UTC")
+    gateway_id: str
+    camera_id: str
+    kind: str = Field(description="face, plate or linked")
+    plate: str | None
+    subject_id: str | None
+    label: str | None = Field(description="watchlist label of the first subject")
+    similarity: float | None = Field(description="face similarity (photo search: to the photo)")
+    verdict: Literal["pending", "confirmed", "rejected"]
+    integrity: str
+    sequence: int
+    plates: list[str]
+    subject_ids: list[str]
+
+
+class EventPage(BaseModel):
+    events: list[EventRow]
+    next: str | None = Field(description="cursor of the next page; null on the last page")
+
+
+def event_row(hit: SearchHit, photo: bool = False) -> EventRow:
+    s = hit.stored
+    e = s.event
+    # as the Review servicer sends it: no face similarity for plate-only events
+    best = None if e.kind == "plate" else (s.best_similarity or 0.0)
+    similarity = (hit.photo_similarity or 0.0) if photo else best
+    return EventRow(
+        id=e.event_id,
+        time=us_to_iso(e.captured_at_us),
+        gateway_id=e.gateway_id,
+        camera_id=e.camera_id,
+        kind=e.kind,
+        plate=s.plate_texts[0] if s.plate_texts else None,
+        subject_id=s.subject_ids[0] if s.subject_ids else None,
+        label=s.label or None,
+        similarity=None if similarity is None else round(similarity, 4),
+        verdict=s.verdict or "pending",
+        integrity=s.integrity,
+        sequence=e.sequence,
+        plates=list(s.plate_texts),
+        subject_ids=list(s.subject_ids),
+    )
+
+
+class VerdictOut(BaseModel):
+    verdict: str
+    note: str
+    reviewer: str
+    at: str
+
+
+class BlobOut(BaseModel):
+    name: str
+    role: str
+    media_type: str
+    sha256: str
+    size: int
+    url: str = Field(description="path of its bytes on this API")
+
+
+class EventDetail(BaseModel):
+    event: dict[str, Any] = Field(description="the signed event (canonical field names)")
+    event_hash: str
+    signature: str = Field(description="Ed25519 signature, hex")
+    gateway_key_fingerprint: str
+    integrity: str
+    integrity_detail: str
+    received_at: str
+    verdict: str
+    verdicts: list[VerdictOut]
+    label: str | None
+    blobs: list[BlobOut]
+
+
+def event_detail(view: EventView, blobs: tuple[StoredBlob, ...]) -> EventDetail:
+    s = view.stored
+    e = s.event
+    return EventDetail(
+        event=event_to_dict(e),
+        event_hash=s.event_hash,
+        signature=s.signature.hex(),
+        gateway_key_fingerprint=view.gateway_key_fingerprint,
+        integrity=s.integrity,
+        integrity_detail=s.integrity_note,
+        received_at=us_to_iso(s.received_at_us),
+        verdict=s.verdict or "pending",
+        verdicts=[
+            VerdictOut(verdict=v.verdict, note=v.note, reviewer=v.reviewer, at=us_to_iso(v.at_us))
+            for v in view.verdicts
+        ],
+        label=s.label or None,
+        blobs=[
+            BlobOut(
+                name=b.name,
+                role=b.role,
+                media_type=b.media_type,
+                sha256=b.sha256,
+                size=b.size,
+                url=f"/api/v1/events/{e.event_id}/blobs/{b.name}",
+            )
+            for b in blobs
+        ],
+    )
+
+
+class VerdictIn(StrictModel):
+    verdict: Literal["confirmed", "rejected"]
+    note: str = Field(min_length=1, max_length=2000, description="why (kept with the evidence)")
+
+
+class SubjectOut(BaseModel):
+    subject_id: str
+    label: str
+    plates: list[str]
+    face_templates: int
+    created_at: str | None
+
+
+class WatchlistOut(BaseModel):
+    version: int
+    subjects: list[SubjectOut]
+
+
+def subject_out(s: Subject) -> SubjectOut:
+    return SubjectOut(
+        subject_id=s.subject_id,
+        label=s.label,
+        plates=list(s.plates),
+        face_templates=len(s.templates),
+        created_at=us_to_iso(s.created_at_us) if s.created_at_us else None,
+    )
+
+
+class PlateIn(StrictModel):
+    subject_id: str | None = Field(default=None, description="add to this subject (or a new one)")
+    label: str = Field(default="", max_length=200, description="required for a new subject")
+    plate: str = Field(min_length=1, max_length=32, examples=["粤B12345"])
+
+
+class PlateAdded(BaseModel):
+    subject_id: str
+    version: int
+    plate: str = Field(description="the plate as normalised and stored")
+
+
+class PhotoOut(BaseModel):
+    index: int
+    used: bool
+    reason: str
+
+
+class FaceAdded(BaseModel):
+    subject_id: str
+    version: int
+    templates_added: int
+    face_model_id: str
+    photos: list[PhotoOut]
+
+
+def face_added(r: AddFaceResult) -> FaceAdded:
+    return FaceAdded(
+        subject_id=r.subject_id,
+        version=r.version,
+        templates_added=r.templates_added,
+        face_model_id=r.model_id,
+        photos=[PhotoOut(index=p.index, used=p.used, reason=p.reason) for p in r.photos],
+    )
+
+
+class Removed(BaseModel):
+    subject_id: str
+    version: int
+
+
+class GatewayOut(BaseModel):
+    gateway_id: str
+    revoked: bool
+    registered_at: str
+    last_heartbeat: str | None
+    last_seen: str | None
+    last_sequence: int
+    problems: int
+
+
+class StatusOut(BaseModel):
+    software_version: str
+    database: str
+    database_ok: bool
+    events_stored: int
+    events_pending_review: int
+    events_by_integrity: dict[str, int]
+    watchlist_version: int
+    gateways: list[GatewayOut]
+    server_time: str
+
+
+def status_out(s: StoreStatus) -> StatusOut:
+    return StatusOut(
+        software_version=s.software_version,
+        database=s.database,
+        database_ok=s.healthy,
+        events_stored=s.events_stored,
+        events_pending_review=s.events_pending_review,
+        events_by_integrity=dict(s.by_integrity),
+        watchlist_version=s.watchlist_version,
+        gateways=[
+            GatewayOut(
+                gateway_id=g.gateway_id,
+                revoked=g.revoked,
+                registered_at=us_to_iso(g.registered_at_us),
+                last_heartbeat=us_to_iso(g.last_heartbeat_us) if g.last_heartbeat_us else None,
+                last_seen=us_to_iso(g.last_seen_us) if g.last_seen_us else None,
+                last_sequence=g.head.last_sequence,
+                problems=len(g.problems),
+            )
+            for g in s.gateways
+        ],
+        server_time=us_to_iso(s.server_time_us),
+    )
+
+
+class Problem(BaseModel):
+    """Every refusal: 400/401/403/404/409/413/422/500."""
+
+    detail: Any = Field(description="what is wrong and what is allowed")
