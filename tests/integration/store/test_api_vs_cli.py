@@ -15,7 +15,7 @@ import httpx
 import pytest
 import yaml
 
-from edge.store.loadgen import Deployment, serving, signed_chain
+from tests.support.loadgen import Deployment, serving, signed_chain
 
 pytestmark = pytest.mark.timeout(180)
 Cli = Callable[..., subprocess.CompletedProcess[str]]

@@ -13,7 +13,7 @@ import yaml
 from prometheus_client.parser import text_string_to_metric_families
 
 from edge.evidence.model import event_hash
-from edge.store.loadgen import Deployment, serving, signed_chain
+from tests.support.loadgen import Deployment, serving, signed_chain
 
 pytestmark = pytest.mark.timeout(180)
 Cli = Callable[..., subprocess.CompletedProcess[str]]

@@ -3,7 +3,7 @@
 Used by the web, API and browser tests (loaded by file path through helpers.py): two
 gateways with their own Ed25519 keys, three cameras with locations, repeat plates and
 subjects over three days, one chain gap.
-Every event is built by edge/evidence/samples.py, signed with its gateway's key and
+Every event is built by tests/support/samples.py, signed with its gateway's key and
 delivered through ``IngestService.deliver`` (signature, blob hashes and chain checked
 exactly as for a real gateway). Deterministic except for the gateway keys.
 """
