@@ -16,6 +16,7 @@ import anyio
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response
 
+from edge.api.json_views import us_to_iso
 from edge.errors import QueryError
 from edge.store.api.access import require
 from edge.store.api.models import (
@@ -26,7 +27,6 @@ from edge.store.api.models import (
     event_detail,
     event_row,
     iso_to_us,
-    us_to_iso,
 )
 from edge.store.auth import Principal
 from edge.store.dispatch_io import zip_package

@@ -1,27 +1,26 @@
 """What the REST API answers: JSON shapes and their mapping from the store's values.
 
 An event row has exactly the fields of ``edgewatch review search --json`` and an event
-detail those of ``edgewatch review show --json`` (plus links to its blobs), computed
-the same way from the same service results the gRPC Review servicer maps to protobuf.
+detail those of ``edgewatch review show --json`` (plus links to its blobs): both are
+made by edge/api/json_views.py from the edge.api types the gRPC Review servicer sends
+(edge/store/api_views.py), so the two interfaces cannot drift apart.
 """
 
 from __future__ import annotations
 
+import dataclasses
 from datetime import UTC, datetime
 from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
+from edge.api.json_views import event_detail_json, event_row_json, us_to_iso
 from edge.config import StrictModel
-from edge.evidence.model import event_to_dict
+from edge.store import api_views as views
 from edge.store.admin_service import StoreStatus
 from edge.store.repository import StoredBlob, Subject
 from edge.store.review_service import EventView, SearchHit
 from edge.store.watchlist_service import AddFaceResult
-
-
-def us_to_iso(us: int) -> str:
-    return datetime.fromtimestamp(us / 1_000_000, UTC).isoformat(timespec="milliseconds")
 
 
 def iso_to_us(t: datetime | None) -> int | None:
@@ -54,27 +53,20 @@ class EventPage(BaseModel):
 
 
 def event_row(hit: SearchHit, photo: bool = False) -> EventRow:
-    s = hit.stored
-    e = s.event
-    # as the Review servicer sends it: no face similarity for plate-only events
-    best = None if e.kind == "plate" else (s.best_similarity or 0.0)
-    similarity = (hit.photo_similarity or 0.0) if photo else best
-    return EventRow(
-        id=e.event_id,
-        time=us_to_iso(e.captured_at_us),
-        gateway_id=e.gateway_id,
-        camera_id=e.camera_id,
-        kind=e.kind,
-        plate=s.plate_texts[0] if s.plate_texts else None,
-        subject_id=s.subject_ids[0] if s.subject_ids else None,
-        label=s.label or None,
-        similarity=None if similarity is None else round(similarity, 4),
-        verdict=s.verdict or "pending",
-        integrity=s.integrity,
-        sequence=e.sequence,
-        plates=list(s.plate_texts),
-        subject_ids=list(s.subject_ids),
+    """The row `review search --json` prints for this hit.
+
+    The CLI receives the Review servicer's row through protobuf, whose scalars cannot be
+    absent: it reads a face similarity only for events with a face and a photo
+    similarity only for a photo search, and an empty label as none. The same here.
+    """
+    row = views.event_row(hit)
+    row = dataclasses.replace(
+        row,
+        best_similarity=None if row.kind == "plate" else (row.best_similarity or 0.0),
+        photo_similarity=(row.photo_similarity or 0.0) if photo else None,
+        label=row.label or None,
     )
+    return EventRow.model_validate(event_row_json(row))
 
 
 class VerdictOut(BaseModel):
@@ -108,34 +100,22 @@ class EventDetail(BaseModel):
 
 
 def event_detail(view: EventView, blobs: tuple[StoredBlob, ...]) -> EventDetail:
-    s = view.stored
-    e = s.event
-    return EventDetail(
-        event=event_to_dict(e),
-        event_hash=s.event_hash,
-        signature=s.signature.hex(),
-        gateway_key_fingerprint=view.gateway_key_fingerprint,
-        integrity=s.integrity,
-        integrity_detail=s.integrity_note,
-        received_at=us_to_iso(s.received_at_us),
-        verdict=s.verdict or "pending",
-        verdicts=[
-            VerdictOut(verdict=v.verdict, note=v.note, reviewer=v.reviewer, at=us_to_iso(v.at_us))
-            for v in view.verdicts
-        ],
-        label=s.label or None,
-        blobs=[
-            BlobOut(
-                name=b.name,
-                role=b.role,
-                media_type=b.media_type,
-                sha256=b.sha256,
-                size=b.size,
-                url=f"/api/v1/events/{e.event_id}/blobs/{b.name}",
-            )
-            for b in blobs
-        ],
-    )
+    """What `review show --json` prints for this event, plus links to its blobs."""
+    detail = views.event_detail(view)
+    shown = event_detail_json(dataclasses.replace(detail, label=detail.label or None))
+    event_id = detail.event.event_id
+    links = [
+        BlobOut(
+            name=b.name,
+            role=b.role,
+            media_type=b.media_type,
+            sha256=b.sha256,
+            size=b.size,
+            url=f"/api/v1/events/{event_id}/blobs/{b.name}",
+        )
+        for b in blobs
+    ]
+    return EventDetail.model_validate({**shown, "blobs": links})
 
 
 class VerdictIn(StrictModel):
