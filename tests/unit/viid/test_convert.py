@@ -31,6 +31,19 @@ def fixture(name: str) -> Any:
     return json.loads((FIXTURES / name).read_text(encoding="utf-8"))
 
 
+PLATE = PlateHit(
+    "subj-7",
+    "粤B12345",
+    "粤B12345",
+    "exact",
+    0.97,
+    "blue",
+    (50.0, 40.0, 90.0, 55.0),
+    "rec",
+    "plate-0.jpg",
+)
+
+
 def linked_event() -> MatchEvent:
     return MatchEvent(
         event_id="0190c0de-0000-7000-8000-000000000001",
@@ -40,19 +53,7 @@ def linked_event() -> MatchEvent:
         sequence=1,
         prev_hash="0" * 64,
         faces=(FaceHit("subj-7", 0.61234, (10.6, 11.25, 40.0, 52.1), 0.8, "mbf", "face-0.jpg"),),
-        plates=(
-            PlateHit(
-                "subj-7",
-                "粤B12345",
-                "粤B12345",
-                "exact",
-                0.97,
-                "blue",
-                (50.0, 40.0, 90.0, 55.0),
-                "plate_rec_color",
-                "plate-0.jpg",
-            ),
-        ),  # fmt: skip
+        plates=(PLATE,),
         blobs=(
             BlobRef("scene.jpg", "scene", "image/jpeg", "a" * 64, 100),
             BlobRef("face-0.jpg", "face_crop", "image/jpeg", "b" * 64, 10),

@@ -30,7 +30,7 @@ def test_times_are_local_wall_clock_without_zone() -> None:
 
 @pytest.mark.parametrize("bad", ["2025-06-15 23:06:41", "2025061523064", "20251315230641", ""])
 def test_malformed_times_are_refused_with_the_rule(bad: str) -> None:
-    with pytest.raises(ViidFormatError, match="yyyyMMddHHmmss|calendar"):
+    with pytest.raises(ViidFormatError, match=r"yyyyMMddHHmmss|calendar"):
         parse_time(bad, 480)
 
 
