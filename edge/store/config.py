@@ -19,6 +19,9 @@ from typing import Annotated, Literal
 from pydantic import AfterValidator, Field, field_validator, model_validator
 
 from edge.config import StrictModel, VisionConfig
+from edge.store.dispatch_rules import DispatchRule, check_rules
+from edge.store.locations import KeyLocation, check_unique
+from edge.store.viid_config import ViidConfig
 
 Role = Literal["viewer", "reviewer", "admin"]
 ROLES: tuple[Role, ...] = ("viewer", "reviewer", "admin")
@@ -181,6 +184,19 @@ class StoreConfig(StrictModel):
     vision: VisionConfig = Field(
         default=VisionConfig(), description="face models used to embed enrolment photos"
     )
+    # platform integration (edge/store/viid_config.py, dispatch_rules.py, locations.py)
+    viid: ViidConfig | None = Field(default=None, description="GA/T 1400 platform to push to")
+    locations: list[KeyLocation] = Field(default_factory=list, description="key locations")
+    dispatch_rules: list[DispatchRule] = Field(
+        default_factory=list, description="automatic dispatch rules"
+    )
+
+    @model_validator(mode="after")
+    def _platform(self) -> StoreConfig:
+        check_unique(self.locations)
+        has_webhook = self.web.dispatch is not None and self.web.enabled
+        check_rules(self.dispatch_rules, self.locations, has_webhook, self.viid is not None)
+        return self
 
     @model_validator(mode="after")
     def _unique(self) -> StoreConfig:
