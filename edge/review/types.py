@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 from edge.evidence.model import MatchEvent
 from edge.health import GatewayHealth
+from edge.links import PlatformLink
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,6 +84,7 @@ class StatusView:
     watchlist_version: int
     gateways: tuple[GatewayRow, ...]
     server_time_us: int
+    links: tuple[PlatformLink, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)

@@ -121,9 +121,18 @@ def now_us() -> int:
 
 class IngestService:
     def __init__(
-        self, repo: Repository, blobs: BlobStore, limits: Limits, clock: Callable[[], int] = now_us
+        self,
+        repo: Repository,
+        blobs: BlobStore,
+        limits: Limits,
+        clock: Callable[[], int] = now_us,
+        on_stored: Callable[[Sequence[MatchEvent]], None] | None = None,
     ) -> None:
         self._repo = repo
+        #: after each commit, before the acks: automatic dispatch rules, push: all. It
+        #: sees re-delivered events too, so a crash before it ran is made up for by the
+        #: gateway's resend; if it raises, the gateway gets no acks and resends.
+        self._on_stored = on_stored
         self._blobs = blobs
         self._limits = limits
         self._clock = clock
@@ -327,6 +336,10 @@ class IngestService:
             acks.append(
                 Ack(event.event_id, status, outcome.integrity, outcome.note[:500], event.sequence)
             )
+        if self._on_stored is not None:
+            kept = [c.event for c, a in zip(group, acks, strict=True) if a.status != "rejected"]
+            if kept:
+                self._on_stored(kept)
         counts = Counter(f"{a.status}:{a.integrity}" for a in acks)
         gateways = sorted({c.event.gateway_id for c in group})
         log.info("events ingested", extra={"counts": dict(counts), "gateways": gateways})

@@ -21,12 +21,12 @@ import json
 import logging
 import threading
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 
 import httpx
 
 from edge.errors import NotFoundError, StoreError
 from edge.evidence.model import MatchEvent
+from edge.links import PlatformLink
 from edge.store.audit import Auditor
 from edge.store.auth import Principal
 from edge.store.blobs import BlobStore
@@ -47,24 +47,6 @@ LEASE_US = 120_000_000
 HOLD_US = 60_000_000
 #: HTTP answers after which the same request may succeed later
 _TRANSIENT_HTTP = frozenset({408, 425, 429})
-
-
-@dataclass(frozen=True, slots=True)
-class LinkStatus:
-    """The link's state for `edgewatch status`, the admin page and metrics."""
-
-    name: str  # "viid"
-    target: str
-    device_id: str
-    state: str  # starting | registered | unregistered | failing | stopped
-    since_us: int
-    last_ok_us: int | None
-    last_error: str
-    pending: int
-    delivered: int
-    refused: int
-    oldest_pending_us: int | None
-    attempts: int  # push attempts since this process started
 
 
 def outcome_of(result: CallResult, ids: Sequence[str]) -> str:
@@ -210,10 +192,10 @@ class ViidPush:
     def for_event(self, event_id: str) -> list[PushRecord]:
         return self._queue.for_event(event_id)
 
-    def status(self) -> LinkStatus:
+    def status(self) -> PlatformLink:
         q = self._queue.stats()
         with self._lock:
-            return LinkStatus(
+            return PlatformLink(
                 "viid", self._config.url, self._config.device_id, self._state, self._since,
                 self._last_ok, self._error, q.pending, q.delivered, q.refused,
                 q.oldest_pending_us, self._attempts,

@@ -12,7 +12,7 @@ a reviewer can send again once the cause is fixed.
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from edge.ids import uuid7
@@ -78,20 +78,44 @@ class ViidQueue:
         self._db.migrate(platform_statements(self._db.dialect))
 
     def enqueue(
-        self, event_id: str, kinds: Sequence[str], reason: str, who: str, now: int
+        self,
+        event_id: str,
+        kinds: Sequence[str],
+        reason: str,
+        who: str,
+        now: int,
+        prepared: Mapping[str, tuple[str, Sequence[str]]] | None = None,
     ) -> list[str]:
-        """Queue the kinds not queued yet for this event; returns those newly queued."""
-        added = []
+        """Queue the kinds not queued yet for this event; returns those newly queued.
+
+        ``prepared`` gives a kind's payload and object ids up front (withdrawals)."""
+        return self.enqueue_many([(event_id, kinds)], reason, who, now, prepared)[event_id]
+
+    def enqueue_many(
+        self,
+        items: Sequence[tuple[str, Sequence[str]]],
+        reason: str,
+        who: str,
+        now: int,
+        prepared: Mapping[str, tuple[str, Sequence[str]]] | None = None,
+    ) -> dict[str, list[str]]:
+        """``enqueue`` for several events in one transaction."""
+        added: dict[str, list[str]] = {}
         with self._db.write() as tx:
-            for kind in kinds:
-                n = tx.run(
-                    "INSERT INTO viid_push (id, event_id, kind, reason, created_at_us,"
-                    " created_by, state, next_attempt_us) VALUES (?, ?, ?, ?, ?, ?, 'pending', ?)"
-                    " ON CONFLICT (event_id, kind) DO NOTHING",
-                    (uuid7(now // 1000), event_id, kind, reason, now, who, now),
-                )
-                if n:
-                    added.append(kind)
+            for event_id, kinds in items:
+                added[event_id] = []
+                for kind in kinds:
+                    payload, ids = (prepared or {}).get(kind, (None, ()))
+                    n = tx.run(
+                        "INSERT INTO viid_push (id, event_id, kind, reason, created_at_us,"
+                        " created_by, state, next_attempt_us, payload, object_ids)"
+                        " VALUES (?, ?, ?, ?, ?, ?, 'pending', ?, ?, ?)"
+                        " ON CONFLICT (event_id, kind) DO NOTHING",
+                        (uuid7(now // 1000), event_id, kind, reason, now, who, now, payload,
+                         json.dumps(list(ids))),
+                    )  # fmt: skip
+                    if n:
+                        added[event_id].append(kind)
         return added
 
     def requeue(self, event_id: str, kinds: Sequence[str], now: int) -> int:
