@@ -53,3 +53,13 @@ def make_deployment(tmp_path: Path) -> Callable[..., Deployment]:
         return dep
 
     return make
+
+
+@pytest.fixture
+def webhook() -> Iterator[Any]:
+    r = viid_platform.WebhookReceiver(b"k" * 32)
+    r.start()
+    try:
+        yield r
+    finally:
+        r.stop()

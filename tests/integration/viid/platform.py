@@ -11,6 +11,7 @@ restart does), ``stop()``/``start()`` on the same port make a real outage.
 from __future__ import annotations
 
 import collections
+import json
 import socket
 import threading
 import time
@@ -243,3 +244,70 @@ class TestPlatform:
                     return
             time.sleep(0.05)
         raise AssertionError(f"platform never saw {what or check}: {self.state}")
+
+
+class WebhookReceiver:
+    """A case-system webhook (the existing dispatch target): records verified bodies."""
+
+    def __init__(self, key: bytes) -> None:
+        self.key = key
+        self.bodies: list[dict[str, Any]] = []
+        self.bad_signatures = 0
+        self._lock = threading.Lock()
+        self._inner = _Served(Starlette(routes=[Route("/hook", self._hook, methods=["POST"])]))
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self._inner.port}/hook"
+
+    async def _hook(self, request: Request) -> Response:
+        from edge.store.dispatch_io import SIGNATURE_HEADER, verify_signature
+
+        body = await request.body()
+        ok = verify_signature(
+            self.key, request.headers.get(SIGNATURE_HEADER, ""), body, int(time.time())
+        )
+        with self._lock:
+            if ok:
+                self.bodies.append(json.loads(body))
+            else:
+                self.bad_signatures += 1
+        return Response(status_code=200 if ok else 401)
+
+    def start(self) -> None:
+        self._inner.start()
+
+    def stop(self) -> None:
+        self._inner.stop()
+
+    def of_type(self, kind: str) -> list[dict[str, Any]]:
+        with self._lock:
+            return [b for b in self.bodies if b.get("type") == kind]
+
+
+class _Served:
+    def __init__(self, app: Starlette) -> None:
+        self.app = app
+        self.port = 0
+        self._server: uvicorn.Server | None = None
+        self._thread: threading.Thread | None = None
+
+    def start(self) -> None:
+        with socket.socket() as sock:
+            sock.bind(("127.0.0.1", 0))
+            self.port = sock.getsockname()[1]
+        config = uvicorn.Config(self.app, host="127.0.0.1", port=self.port, log_config=None,
+                                access_log=False, lifespan="off")  # fmt: skip
+        self._server = uvicorn.Server(config)
+        self._thread = threading.Thread(target=self._server.run, daemon=True)
+        self._thread.start()
+        deadline = time.monotonic() + 20
+        while not self._server.started:
+            assert time.monotonic() < deadline, "server did not start"
+            time.sleep(0.02)
+
+    def stop(self) -> None:
+        if self._server is not None:
+            self._server.should_exit = True
+        if self._thread is not None:
+            self._thread.join(timeout=20)
