@@ -29,3 +29,6 @@ def test_demo_delivers_matches_and_nothing_else(
     assert summary["plates"] == 2, proc.stdout
     assert summary["events"] == 4, proc.stdout
     assert summary["integrity_ok"] is True
+    # a second gateway's two weeks at several cameras tagged as key locations
+    assert summary["locations"] == 3
+    assert summary["history_events"] == 98, proc.stdout  # every planned match stored
