@@ -16,6 +16,8 @@ from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
 
+import yaml
+
 from edge.config import load_model
 from edge.demo_history import LOCATIONS, Subject, history
 from edge.errors import ConfigError
@@ -26,7 +28,6 @@ from edge.review.config import ClientConfig
 from edge.review.types import EventRow
 from edge.store.config import StoreConfig
 from edge.store.ingest import now_us
-from edge.store.loadgen import Deployment
 from edge.store.repository import EventQuery
 from edge.store.server import StoreServer
 
@@ -119,6 +120,13 @@ def _gateway_config(root: Path, samples: DemoSamples) -> GatewayConfig:
     return cfg.model_copy(update={"cameras": cams})
 
 
+def _add_locations(store_yaml: Path) -> None:
+    """Tag the demo's cameras as key locations (analytics page, dispatch rules)."""
+    data = yaml.safe_load(store_yaml.read_text(encoding="utf-8"))
+    data["locations"] = LOCATIONS
+    store_yaml.write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
+
+
 class Demo:
     """The demo deployment; ``start`` runs the flow and leaves the store serving."""
 
@@ -137,8 +145,7 @@ class Demo:
         root = self._root
         samples = find_samples(self._eval_dir)
         address, _ = init_deployment(root, gateways=2)
-        dep = Deployment(root, address)
-        dep.edit_store_config(locations=LOCATIONS)
+        _add_locations(root / "store.yaml")
         self._store = StoreServer(
             load_model(StoreConfig, root / "store.yaml"), models_dir=self._models_dir
         )
@@ -153,7 +160,7 @@ class Demo:
             gateway.stop()
         if code != 0:
             raise ConfigError(f"demo gateway did not finish: {result.delivered_message}")
-        result.history_events = history(dep, subjects, samples.images, now_us())
+        result.history_events = history(root, address, subjects, samples.images, now_us())
         with StoreClient(load_model(ClientConfig, root / "reviewer.yaml")) as client:
             rows, _ = client.search(EventQuery(gateway_id="gw-1", limit=200))
         result.events = rows
