@@ -21,6 +21,7 @@ from edge.store.blobs import BlobStore
 from edge.store.config import StoreConfig
 from edge.store.dispatch import DispatchService
 from edge.store.dispatch_auto import AutoDispatch
+from edge.store.locations import KeyLocation
 from edge.store.repository import Repository, Verdict
 from edge.store.sql import Database
 from edge.store.viid_push import ViidPush
@@ -81,6 +82,10 @@ class Platform:
             self.viid,
             has_webhook=web.enabled and web.dispatch is not None,
         )
+
+    @property
+    def locations(self) -> tuple[KeyLocation, ...]:
+        return tuple(self._config.locations)
 
     def _evidence_url(self, event_id: str) -> str | None:
         base = self._public_url()

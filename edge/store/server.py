@@ -154,7 +154,9 @@ class StoreServer:
         self._retention = RetentionWorker(cfg.retention, repo, blobs, auditor, self._clock)
         self._retention.start()
         assert self._shared is not None
-        self._web = start_web(cfg.web, db, repo, blobs, auditor, *self._shared, self._clock)
+        self._web = start_web(
+            cfg.web, db, repo, blobs, auditor, *self._shared, self._clock, self._platform
+        )
         self.web_port = self._web.port if self._web else 0
         web = self._web
         self._platform.start(

@@ -28,6 +28,7 @@ from edge.store.web.layout import (
     verdict_badge,
 )
 from edge.store.web.pages_dispatch import dispatch_section
+from edge.store.web.pages_platform import platform_section
 from edge.store.web.services import Deps
 
 ID = r"(?P<id>[A-Za-z0-9._-]{1,128})"
@@ -298,6 +299,7 @@ def _detail(d: Deps, ctx: Ctx, m: re.Match[str]) -> Response:
         _verdict(ctx, view),
         _export_section(ctx, e.event_id),
         dispatch_section(ctx, d, s),
+        platform_section(ctx, d, s),
         _integrity(ctx, view, _signature_ok(d, s), d),
     )
     body = [

@@ -27,6 +27,7 @@ from edge.store.web import (
     pages_auth,
     pages_dispatch,
     pages_event,
+    pages_platform,
     pages_search,
 )
 from edge.store.web.app import App
@@ -53,6 +54,7 @@ def build_app(config: WebConfig, services: WebServices) -> App:
         *pages_dispatch.routes(deps),
         *pages_admin.routes(deps),
         *pages_analytics.routes(deps),
+        *pages_platform.routes(deps),
     ]
     return App(deps, routes)
 

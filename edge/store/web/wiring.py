@@ -17,6 +17,7 @@ from edge.store.audit import Auditor
 from edge.store.blobs import BlobStore
 from edge.store.config import WebConfig
 from edge.store.dispatch import DispatchService
+from edge.store.platform import Platform
 from edge.store.repository import Repository
 from edge.store.review_service import ReviewService
 from edge.store.sql import Database
@@ -53,6 +54,7 @@ def start_web(
     watchlist: WatchlistService,
     admin: AdminService,
     clock: Callable[[], int],
+    platform: Platform | None = None,
 ) -> RunningWeb | None:
     """Start the page (and its dispatch worker, if configured); None when disabled."""
     if not config.enabled:
@@ -82,6 +84,7 @@ def start_web(
         analytics=SqlAnalytics(db),
         dispatch=dispatch,
         clock=clock,
+        platform=platform,
     )
     server = WebServer(config, services)
     holder.append(server)
