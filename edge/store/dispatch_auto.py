@@ -105,6 +105,14 @@ class AutoDispatch:
         self._db.migrate(platform_statements(self._db.dialect))
         now = self._clock()
         with self._db.write() as tx:
+            # confirmations from before the platform was configured are not pushed by
+            # the reconcile sweep (a reviewer can still transfer them with one click)
+            if self._viid is not None:
+                tx.run(
+                    "INSERT INTO meta (key, value) VALUES ('viid_confirmed_since_us', ?)"
+                    " ON CONFLICT (key) DO NOTHING",
+                    (str(now),),
+                )
             tx.run("DELETE FROM dispatch_rules WHERE source = 'config'")
             for r in self._config_rules:
                 tx.run(
@@ -264,10 +272,11 @@ class AutoDispatch:
         if self._viid is None or self._viid.config.push != "confirmed":
             return 0
         with self._db.read() as tx:
+            since = tx.row("SELECT value FROM meta WHERE key = 'viid_confirmed_since_us'")
             rows = tx.rows(
-                "SELECT e.id FROM events e WHERE e.verdict = 'confirmed' AND NOT EXISTS"
-                " (SELECT 1 FROM viid_push p WHERE p.event_id = e.id) LIMIT ?",
-                (limit,),
+                "SELECT e.id FROM events e WHERE e.verdict = 'confirmed' AND e.verdict_at_us >= ?"
+                " AND NOT EXISTS (SELECT 1 FROM viid_push p WHERE p.event_id = e.id) LIMIT ?",
+                (int(since[0]) if since else 0, limit),
             )
         events = [s.event for r in rows if (s := self._repo.events.get_event(str(r[0])))]
         return self._viid.enqueue_events(events, "confirmed", "system:reconcile") if events else 0

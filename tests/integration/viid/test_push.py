@@ -202,3 +202,25 @@ def test_rejecting_a_pushed_match_deletes_its_objects_at_the_platform(
     assert set(platform.state.deleted) == set(platform.state.counts)
     [withdraw] = audit(dep, "viid.withdraw")
     assert withdraw["event_id"] == events[0].event_id and len(withdraw["deletes"]) == 2
+
+
+def test_only_confirmations_made_while_the_platform_is_configured_are_pushed(
+    platform: Any, make_deployment: Callable[..., Deployment]
+) -> None:
+    dep = make_deployment()
+    with serving(dep):  # no viid: section yet
+        early = deliver(dep, 1)
+        verdict(dep, early[0].event_id, "confirmed")
+    dep.edit_store_config(viid=vp.viid_section(dep.root, platform.url))
+    with serving(dep) as server:
+        late = deliver(dep, 1, 2, event_hash(early[0]))
+        verdict(dep, late[0].event_id, "confirmed")
+        platform.wait_for(lambda s: len(s.counts) == 2, what="the new confirmation")
+        auto = server.platform.auto if server.platform else None
+        assert auto is not None and auto.reconcile_confirmed() == 0
+        time.sleep(0.5)
+        assert len(platform.state.counts) == 2  # the old confirmation stays where it was
+        viid = server.platform.viid if server.platform else None
+        assert viid is not None
+        viid.transfer(Principal("person", "reviewer", "reviewer"), early[0].event_id)
+        platform.wait_for(lambda s: len(s.counts) == 4, what="the old one, transferred")
