@@ -30,6 +30,7 @@ from edge.wire.v1 import ingest_pb2, ingest_pb2_grpc
 
 DAY_US = 86_400_000_000
 HOUR_US = 3_600_000_000
+LOCAL_OFFSET_US = 8 * HOUR_US
 GATEWAY = "gw-2"
 #: camera -> (lat, lon); the first three are key locations in the demo config
 CAMERAS: dict[str, tuple[float, float]] = {
@@ -72,11 +73,14 @@ class Subject:
 
 
 def _plan(now_us: int, rng: random.Random) -> list[tuple[str, int, int]]:
-    """(camera, capture time, pick) for 14 days: busier in the last 7."""
+    """(camera, capture time, pick) for the 14 days before today: busier in the last 7.
+
+    Hours are local (UTC+8, the demo's web.utc_offset_minutes)."""
     out = []
+    today = (now_us + LOCAL_OFFSET_US) // DAY_US * DAY_US - LOCAL_OFFSET_US  # local midnight
     for day in range(14):
         recent = day >= 7
-        start = now_us - (14 - day) * DAY_US
+        start = today - (14 - day) * DAY_US
         for camera, hours, per_day in (
             ("market-east", (7, 8, 9, 10), 3 if recent else 1),
             ("market-west", (8, 9), 2 if recent else 1),
@@ -85,7 +89,7 @@ def _plan(now_us: int, rng: random.Random) -> list[tuple[str, int, int]]:
         ):
             for _ in range(per_day):
                 hour = rng.choice(hours)
-                t = start + (hour - 8) * HOUR_US + rng.randrange(HOUR_US)  # local = UTC+8
+                t = start + hour * HOUR_US + rng.randrange(HOUR_US)
                 out.append((camera, t, rng.randrange(10)))
     return sorted(out, key=lambda x: x[1])
 
