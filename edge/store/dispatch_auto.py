@@ -265,7 +265,7 @@ class AutoDispatch:
             return
         stored = self._repo.events.get_event(event_id)
         if stored is not None:
-            self._viid.enqueue_events([stored.event], "confirmed", who.actor)
+            self._viid.confirmed(stored.event, who.actor)
 
     def reconcile_confirmed(self, limit: int = 500) -> int:
         """Queue confirmed events that have no push yet (a follow-up that failed)."""

@@ -142,6 +142,15 @@ class ViidPush:
 
     # --- producers --------------------------------------------------------------------
 
+    def confirmed(self, event: MatchEvent, who: str) -> int:
+        """A reviewer confirmed: queue the event's pushes, or send them again if it had
+        been withdrawn after an earlier rejection."""
+        again = self._queue.reopen(event.event_id, self._clock())
+        if again:
+            self._auditor.record(who, "viid.reopen", {"event_id": event.event_id, "rows": again})
+            self._wake.set()
+        return again + self.enqueue_events([event], "confirmed", who)
+
     def enqueue_events(self, events: Sequence[MatchEvent], reason: str, who: str) -> int:
         """Queue every push the events need (one transaction); returns rows added."""
         items = [(e.event_id, kinds_of(e)) for e in events]
@@ -162,7 +171,7 @@ class ViidPush:
         kinds = kinds_of(stored.event)
         now = self._clock()
         added = self._queue.enqueue(event_id, kinds, "transfer", who.actor, now)
-        again = self._queue.requeue(event_id, kinds, now)
+        again = self._queue.requeue(event_id, kinds, now) + self._queue.reopen(event_id, now)
         self._auditor.record(
             who, "viid.transfer", {"event_id": event_id, "queued": added, "requeued": again}
         )

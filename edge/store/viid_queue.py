@@ -128,6 +128,28 @@ class ViidQueue:
                 (now, event_id, *kinds),
             )
 
+    def reopen(self, event_id: str, now: int) -> int:
+        """A withdrawn event is confirmed again: drop its withdrawals not being sent and
+        send its objects again (same IDs); returns the rows queued again."""
+        with self._db.write() as tx:
+            withdrawals = tx.rows(
+                "SELECT id FROM viid_push WHERE event_id = ? AND kind LIKE 'delete:%'"
+                " AND lease_until_us < ?",
+                (event_id, now),
+            )
+            if not withdrawals:
+                return 0
+            tx.run(
+                f"DELETE FROM viid_push WHERE id IN {in_list(len(withdrawals))}",
+                [r[0] for r in withdrawals],
+            )
+            return tx.run(
+                "UPDATE viid_push SET state = 'pending', attempts = 0, next_attempt_us = ?"
+                " WHERE event_id = ? AND kind NOT LIKE 'delete:%'"
+                " AND state IN ('delivered', 'cancelled')",
+                (now, event_id),
+            )
+
     def cancel_unsent(self, event_id: str, now: int) -> list[str]:
         """Pending pushes not being sent right now become cancelled; returns their kinds."""
         with self._db.write() as tx:

@@ -199,9 +199,14 @@ def test_rejecting_a_pushed_match_deletes_its_objects_at_the_platform(
         platform.wait_for(lambda s: len(s.counts) == 2, what="the push")
         verdict(dep, events[0].event_id, "rejected")
         platform.wait_for(lambda s: len(s.deleted) == 2, what="the deletes")
+        # confirmed again after all: the same objects go up again (same IDs)
+        verdict(dep, events[0].event_id, "confirmed")
+        platform.wait_for(lambda s: sum(s.counts.values()) == 4, what="the second push")
     assert set(platform.state.deleted) == set(platform.state.counts)
+    assert all(n == 2 for n in platform.state.counts.values())
     [withdraw] = audit(dep, "viid.withdraw")
     assert withdraw["event_id"] == events[0].event_id and len(withdraw["deletes"]) == 2
+    assert [r["rows"] for r in audit(dep, "viid.reopen")] == [2]
 
 
 def test_only_confirmations_made_while_the_platform_is_configured_are_pushed(
