@@ -1,8 +1,10 @@
 """`edgewatch demo`: a complete local deployment on sample pictures, in one process.
 
-init (CA, certs, keys, configs) -> store (SQLite) -> enrol sample watchlist entries
-through the store's admin API -> one gateway over sample images and a video ->
-the matches as a reviewer sees them -> optionally the reviewer web page.
+init (CA, certs, keys, configs; key locations in store.yaml) -> store (SQLite) -> enrol
+sample watchlist entries through the store's admin API -> one gateway over sample
+images and a video -> two weeks of past matches of a second gateway at several
+cameras with locations (edge/demo_history.py) -> the matches as a reviewer sees them
+-> optionally the reviewer web page (with its key-location analytics).
 """
 
 from __future__ import annotations
@@ -14,8 +16,11 @@ from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
 
+import yaml
+
 from edge.api.types import EventQuery, EventRow
 from edge.config import load_model
+from edge.demo_history import LOCATIONS, Subject, history
 from edge.deployment import init_deployment
 from edge.errors import ConfigError
 from edge.gateway.app import Gateway, run_once
@@ -23,6 +28,7 @@ from edge.gateway.config import CameraConfig, GatewayConfig
 from edge.review.client import StoreClient
 from edge.review.config import ClientConfig
 from edge.store.config import StoreConfig
+from edge.store.ingest import now_us
 from edge.store.server import StoreServer
 
 log = logging.getLogger(__name__)
@@ -39,9 +45,11 @@ class DemoSamples:
 
 @dataclass
 class DemoResult:
-    events: list[EventRow] = field(default_factory=list)
+    events: list[EventRow] = field(default_factory=list)  # of the live gateway run
     delivered_message: str = ""
     web_url: str | None = None
+    history_events: int = 0  # the second gateway's past two weeks
+    locations: int = 0
 
 
 def _eval_samples(eval_dir: Path) -> DemoSamples:
@@ -86,15 +94,18 @@ def find_samples(eval_dir: Path | None) -> DemoSamples:
     return _package_samples()
 
 
-def _enrol(admin: ClientConfig, samples: DemoSamples) -> None:
+def _enrol(admin: ClientConfig, samples: DemoSamples) -> list[Subject]:
     from edge.review.watchlist_client import StoreWatchlistAdmin
 
+    subjects = []
     with StoreClient(admin) as client:
         wl = StoreWatchlistAdmin(client)
         for label, photos in samples.faces:
-            wl.add_face_photos(label, list(photos), largest=True)
+            added = wl.add_face_photos(label, list(photos), largest=True)
+            subjects.append(Subject(added.subject_id, None))
         for label, text in samples.plates:
-            wl.add_plate_subject(label, [text])
+            subjects.append(Subject(wl.add_plate_subject(label, [text]), text))
+    return subjects
 
 
 def _gateway_config(root: Path, samples: DemoSamples) -> GatewayConfig:
@@ -107,6 +118,13 @@ def _gateway_config(root: Path, samples: DemoSamples) -> GatewayConfig:
     if samples.video is not None:
         cams.append(CameraConfig(id="cam-video", source=f"file:{samples.video}", fps=5.0))
     return cfg.model_copy(update={"cameras": cams})
+
+
+def _add_locations(store_yaml: Path) -> None:
+    """Tag the demo's cameras as key locations (analytics page, dispatch rules)."""
+    data = yaml.safe_load(store_yaml.read_text(encoding="utf-8"))
+    data["locations"] = LOCATIONS
+    store_yaml.write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
 
 
 class Demo:
@@ -124,13 +142,14 @@ class Demo:
     def start(self) -> DemoResult:
         root = self._root
         samples = find_samples(self._eval_dir)
-        init_deployment(root, gateways=1)
+        address, _ = init_deployment(root, gateways=2)
+        _add_locations(root / "store.yaml")
         self._store = StoreServer(
             load_model(StoreConfig, root / "store.yaml"), models_dir=self._models_dir
         )
         self._store.start()
-        _enrol(load_model(ClientConfig, root / "admin.yaml"), samples)
-        result = DemoResult()
+        subjects = _enrol(load_model(ClientConfig, root / "admin.yaml"), samples)
+        result = DemoResult(locations=len(LOCATIONS))
         gateway = Gateway(_gateway_config(root, samples), self._models_dir)
         gateway.start(wait_for_sync_s=30.0, once=True)
         try:
@@ -139,8 +158,9 @@ class Demo:
             gateway.stop()
         if code != 0:
             raise ConfigError(f"demo gateway did not finish: {result.delivered_message}")
+        result.history_events = history(root, address, subjects, samples.images, now_us())
         with StoreClient(load_model(ClientConfig, root / "reviewer.yaml")) as client:
-            rows, _ = client.search(EventQuery(limit=200))
+            rows, _ = client.search(EventQuery(gateway_id="gw-1", limit=200))
         result.events = rows
         result.web_url = getattr(self._store, "web_url", None)
         return result

@@ -12,6 +12,7 @@ from typing import Literal
 
 from edge.evidence.model import MatchEvent
 from edge.health import GatewayHealth
+from edge.links import PlatformLink
 
 #: what a person may do: viewer (search, view), reviewer (+ verdicts, export), admin
 Role = Literal["viewer", "reviewer", "admin"]
@@ -149,6 +150,7 @@ class StatusView:
     watchlist_version: int
     gateways: tuple[GatewayRow, ...]
     server_time_us: int
+    links: tuple[PlatformLink, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)

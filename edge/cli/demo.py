@@ -68,6 +68,11 @@ def run(args: argparse.Namespace) -> int:
         result = demo.start()
         print(f"gateway: {result.delivered_message}")
         print(_table(result.events), flush=True)
+        print(
+            f"history: {result.history_events} matches of the last two weeks at "
+            f"{result.locations} key locations (gateway gw-2); see the analytics page",
+            flush=True,
+        )
         if not args.no_serve:
             _serve(root, result.web_url)
     finally:
@@ -78,6 +83,8 @@ def run(args: argparse.Namespace) -> int:
         "faces": sum(1 for r in result.events if r.kind in ("face", "linked")),
         "plates": sum(1 for r in result.events if r.kind in ("plate", "linked")),
         "integrity_ok": all(r.integrity == "ok" for r in result.events),
+        "history_events": result.history_events,
+        "locations": result.locations,
         "dir": str(root) if kept else None,
     }
     print(json.dumps(summary, ensure_ascii=False), flush=True)

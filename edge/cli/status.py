@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from edge.api.types import GatewayRow, StatusView
+    from edge.links import PlatformLink
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -57,6 +58,29 @@ def status_json(s: StatusView) -> dict[str, Any]:
         "watchlist_version": s.watchlist_version,
         "server_time": us_to_iso(s.server_time_us),
         "gateways": [_gateway(g) for g in s.gateways],
+        "links": [_link(link) for link in s.links],
+    }
+
+
+def _link(link: PlatformLink) -> dict[str, Any]:
+    from edge.api.json_views import us_to_iso
+
+    def when(us: int | None) -> str | None:
+        return us_to_iso(us) if us else None
+
+    return {
+        "name": link.name,
+        "target": link.target,
+        "device_id": link.device_id or None,
+        "state": link.state,
+        "since": when(link.since_us),
+        "last_ok": when(link.last_ok_us),
+        "last_error": link.last_error or None,
+        "pending": link.pending,
+        "delivered": link.delivered,
+        "refused": link.refused,
+        "oldest_pending": when(link.oldest_pending_us),
+        "attempts": link.attempts,
     }
 
 
@@ -82,5 +106,13 @@ def run_status(args: argparse.Namespace) -> int:
             f"gateway {g['gateway_id']}{' (REVOKED)' if g['revoked'] else ''}  last seen "
             f"{g['last_seen'] or 'never'}  chain seq {g['last_sequence']}  face model "
             f"{g['face_model_id'] or '-'}  problems {len(g['problems'])}"
+        )
+    for link in doc["links"]:
+        error = f"  last error: {link['last_error']}" if link["last_error"] else ""
+        print(
+            f"link {link['name']} {link['target']}  {link['state'].upper()} since "
+            f"{link['since'] or '-'}  last ok {link['last_ok'] or 'never'}  pending "
+            f"{link['pending']} (oldest {link['oldest_pending'] or '-'})  delivered "
+            f"{link['delivered']}  refused {link['refused']}{error}"
         )
     return 0

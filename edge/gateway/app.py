@@ -20,6 +20,7 @@ from edge.gateway.pipeline import CameraPipeline
 from edge.gateway.sampler import FrameQueue, RateSampler
 from edge.gateway.sources import Frame, FrameSource, now_us, open_source, parse_uri
 from edge.gateway.uplink import Uplink
+from edge.gateway.viid_source import ViidReceiver
 from edge.health import CameraHealth, GatewayHealth
 from edge.modelpack import load_manifest
 from edge.vision.faces import DETECTOR_MODEL_IDS as FACE_DETECTOR_IDS
@@ -58,6 +59,8 @@ class Gateway:
         self._faces: FaceAnalyzer | None = None
         self._plates: PlateRecognizer | None = None
         self._started_us = 0
+        #: the GA/T 1400 endpoint that viid: cameras push to (None without such cameras)
+        self.viid: ViidReceiver | None = None
 
     @property
     def uplink(self) -> Uplink:
@@ -88,6 +91,8 @@ class Gateway:
         if wait_for_sync_s > 0 and not self._uplink.synced.wait(wait_for_sync_s):
             log.warning("store not reachable at start; matching with the local watchlist")
         builder = EvidenceBuilder(cfg.gateway_id, key, self._model_ids())
+        if cfg.viid is not None:
+            self.viid = ViidReceiver(cfg.viid, cfg.vision.images)
         for cam in cfg.cameras:
             self._add_camera(cam, builder)
         self._worker = threading.Thread(target=self._work, name="recognition", daemon=True)
@@ -100,6 +105,8 @@ class Gateway:
                 target=self._read, args=(c,), name=f"read-{c.config.id}", daemon=True
             )
             c.reader.start()
+        if self.viid is not None:
+            self.viid.start()
         log.info(
             "gateway started", extra={"gateway_id": cfg.gateway_id, "cameras": len(self._cameras)}
         )
@@ -107,6 +114,8 @@ class Gateway:
     def stop(self) -> None:
         """Finish the frame in hand, persist, close everything in reverse order."""
         self._stopping.set()
+        if self.viid is not None:
+            self.viid.stop()
         for c in self._cameras.values():
             c.source.stop()
             if c.reader is not None:
@@ -149,15 +158,20 @@ class Gateway:
 
     def _add_camera(self, cam: CameraConfig, builder: EvidenceBuilder) -> None:
         assert self._outbox is not None and self._watchlist is not None
-        source = open_source(
-            cam.id,
-            cam.source,
-            self._config.sources,
-            data_dir=self._config.data_dir,
-            limits=self._config.vision.images,
-        )
-        # a drop folder holds separate snapshots: each is its own scene, each is analysed
-        stills = parse_uri(cam.source)[0] == "folder"
+        kind, target = parse_uri(cam.source)
+        if kind == "viid" and self.viid is not None:
+            source: FrameSource = self.viid.source(cam.id, target)
+        else:
+            source = open_source(
+                cam.id,
+                cam.source,
+                self._config.sources,
+                data_dir=self._config.data_dir,
+                limits=self._config.vision.images,
+            )
+        # a drop folder or a pushing camera delivers separate snapshots: each is its
+        # own scene, each is analysed
+        stills = kind in ("folder", "viid")
         pipeline = CameraPipeline(
             cam,
             self._faces,

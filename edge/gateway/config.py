@@ -8,6 +8,7 @@ from typing import Literal
 from pydantic import Field, field_validator, model_validator
 
 from edge.config import Address, StrictModel, VisionConfig
+from edge.gateway.viid_config import ViidReceiverConfig, check_viid_cameras
 from edge.ids import ID_PATTERN
 
 #: x1, y1, x2, y2 as fractions of the frame width/height (0..1)
@@ -229,6 +230,14 @@ class GatewayConfig(StrictModel):
     sources: SourceSettings = SourceSettings()
     sampler: SamplerConfig = SamplerConfig()
     tracking: TrackingConfig = TrackingConfig()
+    viid: ViidReceiverConfig | None = Field(
+        default=None, description="GA/T 1400 endpoint for smart cameras (viid: sources)"
+    )
+
+    @model_validator(mode="after")
+    def _viid_cameras(self) -> GatewayConfig:
+        check_viid_cameras(self.viid, [(c.id, c.source) for c in self.cameras])
+        return self
 
     @model_validator(mode="after")
     def _unique_cameras(self) -> GatewayConfig:

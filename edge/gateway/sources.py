@@ -6,6 +6,8 @@
 * ``folder:PATH`` an image drop folder (cameras uploading snapshots by FTP)
 * ``rtsp://``, ``rtsps://``, ``http://``, ``https://`` a network stream (FFmpeg)
 * ``usb:N``       a local capture device
+* ``viid:DEVICE``  captures a GA/T 1400 smart camera pushes to the gateway's endpoint
+                   (built by the composition root from the ``viid:`` section)
 
 Every source stamps frames with a UTC capture time that never runs backwards per
 camera, skips and counts corrupt frames instead of failing, and reports counters.
@@ -33,8 +35,10 @@ from edge.vision.types import Image
 
 log = logging.getLogger(__name__)
 
-SCHEMES = ("file:", "folder:", "rtsp://", "rtsps://", "http://", "https://", "usb:")
-ALLOWED_TEXT = "file:PATH, folder:PATH, rtsp://..., rtsps://..., http(s)://..., usb:N"
+SCHEMES = ("file:", "folder:", "rtsp://", "rtsps://", "http://", "https://", "usb:", "viid:")
+ALLOWED_TEXT = (
+    "file:PATH, folder:PATH, rtsp://..., rtsps://..., http(s)://..., usb:N, viid:DEVICE_ID"
+)
 
 
 @dataclass(frozen=True, slots=True, eq=False)
@@ -191,6 +195,8 @@ def open_source(
         return FolderSource(camera_id, Path(target), settings, limits, data_dir)
     if kind == "usb":
         return StreamSource(camera_id, int(target), settings)
+    if kind == "viid":
+        raise SourceError(f"source viid:{target} is served by the gateway's viid: endpoint")
     return StreamSource(camera_id, target, settings)
 
 
@@ -208,6 +214,11 @@ def parse_uri(uri: str) -> tuple[str, str]:
                     f"source {uri!r}: {prefix} needs a path (e.g. {prefix}/data/cam1)"
                 )
             return kind, path
+    if lowered.startswith("viid:"):
+        device = text[5:]
+        if len(device) != 20 or not device.isdigit():
+            raise SourceError(f"source {uri!r}: viid: needs the camera's 20-digit device id")
+        return "viid", device
     if lowered.startswith("usb:"):
         index = text[4:]
         if not index.isdigit() or int(index) > 63:

@@ -13,6 +13,7 @@ from edge import __version__
 from edge.errors import NotFoundError, StoreError
 from edge.evidence.signing import load_public_key_pem
 from edge.ids import ID_PATTERN
+from edge.links import PlatformLink
 from edge.pki import new_token, token_sha256
 from edge.store.audit import Auditor
 from edge.store.audit_chain import AuditVerification
@@ -36,6 +37,7 @@ class StoreStatus:
     watchlist_version: int
     gateways: tuple[GatewayInfo, ...]
     server_time_us: int
+    links: tuple[PlatformLink, ...] = ()
 
 
 def raw_public_key(pem: str | bytes, source: str) -> bytes:
@@ -44,10 +46,17 @@ def raw_public_key(pem: str | bytes, source: str) -> bytes:
 
 
 class AdminService:
-    def __init__(self, repo: Repository, auditor: Auditor, clock: Callable[[], int]) -> None:
+    def __init__(
+        self,
+        repo: Repository,
+        auditor: Auditor,
+        clock: Callable[[], int],
+        links: Callable[[], tuple[PlatformLink, ...]] | None = None,
+    ) -> None:
         self._repo = repo
         self._auditor = auditor
         self._clock = clock
+        self._links = links
 
     def list_gateways(self) -> list[GatewayInfo]:
         return self._repo.gateways.list_gateways()
@@ -111,6 +120,7 @@ class AdminService:
             watchlist_version=self._repo.watchlist.version(),
             gateways=tuple(self._repo.gateways.list_gateways()),
             server_time_us=self._clock(),
+            links=self._links() if self._links is not None else (),
         )
 
     def audit_verify(self, who: Principal) -> AuditVerification:

@@ -13,11 +13,16 @@ from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, Literal, Protocol
+from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 from edge.errors import QueryError
 from edge.store.sql import Database, Tx
+
+if TYPE_CHECKING:
+    from edge.store.analytics_locations import LocationReport
+    from edge.store.locations import KeyLocation
 
 log = logging.getLogger(__name__)
 
@@ -88,6 +93,10 @@ class AnalyticsReport:
 class Analytics(Protocol):
     def report(self, query: AnalyticsQuery) -> AnalyticsReport: ...
 
+    def location_report(
+        self, query: AnalyticsQuery, locations: Sequence[KeyLocation]
+    ) -> LocationReport: ...
+
 
 def validate(q: AnalyticsQuery) -> None:
     if q.granularity not in BUCKET_US:
@@ -114,9 +123,15 @@ def bucket_starts(q: AnalyticsQuery) -> tuple[int, ...]:
     return tuple(i * size - q.utc_offset_us for i in range(first, last + 1))
 
 
-def _where(q: AnalyticsQuery, time_col: str) -> tuple[str, list[Any]]:
+def where_clause(
+    q: AnalyticsQuery, time_col: str, since: int | None = None, until: int | None = None
+) -> tuple[str, list[Any]]:
+    """The range (the query's, or [since, until)) and the rejected filter, bound."""
     sql = f"{time_col} >= ? AND {time_col} < ?"
-    params: list[Any] = [q.since_us, q.until_us]
+    params: list[Any] = [
+        q.since_us if since is None else since,
+        q.until_us if until is None else until,
+    ]
     if not q.include_rejected:
         sql += " AND (e.verdict IS NULL OR e.verdict <> 'rejected')"
     return sql, params
@@ -152,9 +167,19 @@ class SqlAnalytics:
             subjects=subjects,
         )
 
+    def location_report(
+        self, query: AnalyticsQuery, locations: Sequence[KeyLocation]
+    ) -> LocationReport:
+        """Key locations: counts and trend, heat by hour of day, repeat subjects."""
+        from edge.store.analytics_locations import location_report
+
+        validate(query)
+        with self._db.read() as tx:
+            return location_report(tx, query, locations)
+
     def _series(self, tx: Tx, q: AnalyticsQuery) -> tuple[SeriesPoint, ...]:
         size = BUCKET_US[q.granularity]
-        where, params = _where(q, "e.captured_at_us")
+        where, params = where_clause(q, "e.captured_at_us")
         rows = tx.rows(
             "SELECT e.gateway_id, e.camera_id, (e.captured_at_us + ?) / ? AS bucket, COUNT(*)"
             f" FROM events e WHERE {where} GROUP BY 1, 2, 3 ORDER BY 3, 1, 2",
@@ -166,7 +191,7 @@ class SqlAnalytics:
         )
 
     def _cameras(self, tx: Tx, q: AnalyticsQuery) -> tuple[CameraCount, ...]:
-        where, params = _where(q, "e.captured_at_us")
+        where, params = where_clause(q, "e.captured_at_us")
         rows = tx.rows(
             "SELECT l.gateway_id, l.camera_id, l.n, l.m, e.canonical FROM"
             " (SELECT e.gateway_id, e.camera_id, COUNT(*) AS n, MAX(e.captured_at_us) AS m"
@@ -183,7 +208,7 @@ class SqlAnalytics:
         return tuple(out.values())
 
     def _plates(self, tx: Tx, q: AnalyticsQuery) -> tuple[RepeatPlate, ...]:
-        where, params = _where(q, "p.captured_at_us")
+        where, params = where_clause(q, "p.captured_at_us")
         rows = tx.rows(
             "SELECT p.text, COUNT(*), COUNT(DISTINCT e.gateway_id || '/' || e.camera_id),"
             " MIN(p.captured_at_us), MAX(p.captured_at_us)"
@@ -196,7 +221,7 @@ class SqlAnalytics:
         )
 
     def _subjects(self, tx: Tx, q: AnalyticsQuery) -> tuple[RepeatSubject, ...]:
-        where, params = _where(q, "x.captured_at_us")
+        where, params = where_clause(q, "x.captured_at_us")
         rows = tx.rows(
             "SELECT x.subject_id, s.label, COUNT(*),"
             " COUNT(DISTINCT e.gateway_id || '/' || e.camera_id), MAX(x.captured_at_us)"

@@ -129,6 +129,7 @@ def status_view(s: StoreStatus) -> StatusView:
         watchlist_version=s.watchlist_version,
         gateways=tuple(gateway_row(g) for g in s.gateways),
         server_time_us=s.server_time_us,
+        links=s.links,
     )
 
 

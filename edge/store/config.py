@@ -24,6 +24,9 @@ from edge.api.types import Role as Role
 from edge.config import Address, StrictModel, VisionConfig
 from edge.ids import HEX64
 from edge.ids import ID_PATTERN as ID_PATTERN
+from edge.store.dispatch_rules import DispatchRule, check_rules
+from edge.store.locations import KeyLocation, check_unique
+from edge.store.viid_config import ViidConfig
 
 
 class ServerTls(StrictModel):
@@ -205,6 +208,19 @@ class StoreConfig(StrictModel):
     vision: VisionConfig = Field(
         default=VisionConfig(), description="face models used to embed enrolment photos"
     )
+    # platform integration (edge/store/viid_config.py, dispatch_rules.py, locations.py)
+    viid: ViidConfig | None = Field(default=None, description="GA/T 1400 platform to push to")
+    locations: list[KeyLocation] = Field(default_factory=list, description="key locations")
+    dispatch_rules: list[DispatchRule] = Field(
+        default_factory=list, description="automatic dispatch rules"
+    )
+
+    @model_validator(mode="after")
+    def _platform(self) -> StoreConfig:
+        check_unique(self.locations)
+        has_webhook = self.web.dispatch is not None and self.web.enabled
+        check_rules(self.dispatch_rules, self.locations, has_webhook, self.viid is not None)
+        return self
 
     @model_validator(mode="after")
     def _unique(self) -> StoreConfig:

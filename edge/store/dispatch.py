@@ -12,17 +12,21 @@ event. The payload bytes are fixed at creation, so every retry sends the same bo
 The payload is signed with HMAC-SHA256 (edge/store/dispatch_io.py). Rows are claimed
 with a lease, so several store processes on one PostgreSQL database never send the same
 attempt twice.
+
+Automatic dispatch (edge/store/dispatch_auto.py) creates the same dispatches for events
+a rule matched at ingest (``dispatch_by_rule``: no confirmation needed, the payload
+names the rule). When a reviewer rejects a dispatched match, ``withdraw`` cancels a
+dispatch not yet sent, and sends the receiver an ``edgewatch.case.withdrawn`` message
+(purpose "withdraw") for one that was.
 """
 
 from __future__ import annotations
 
 import hashlib
-import json
 import logging
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import Literal
 
 from edge.backoff import backoff_delay
@@ -42,6 +46,8 @@ from edge.store.dispatch_io import (
     zip_package,
 )
 from edge.store.dispatch_links import PackageLinks
+from edge.store.dispatch_payload import case_payload, withdrawal_payload
+from edge.store.platform_schema import add_column
 from edge.store.repository import Repository, StoredEvent
 from edge.store.review_service import ReviewService
 from edge.store.sql import Database, Row
@@ -63,7 +69,7 @@ _SCHEMA = (
 )
 _COLUMNS = (
     "id, event_id, created_at_us, created_by, state, attempts, next_attempt_us,"
-    " last_status, delivered_at_us, package_sha256"
+    " last_status, delivered_at_us, package_sha256, purpose"
 )
 
 
@@ -79,17 +85,14 @@ class DispatchRecord:
     last_status: str  # "HTTP 200", "HTTP 503", "timed out", ...
     delivered_at_us: int | None
     package_sha256: str
+    purpose: str = "case"  # "case" | "withdraw" (the receiver is told of a rejection)
 
 
 def _record(r: Row) -> DispatchRecord:
     return DispatchRecord(
         str(r[0]), str(r[1]), int(r[2]), str(r[3]), str(r[4]), int(r[5]), int(r[6]),
-        str(r[7]), None if r[8] is None else int(r[8]), str(r[9]),
+        str(r[7]), None if r[8] is None else int(r[8]), str(r[9]), str(r[10]),
     )  # fmt: skip
-
-
-def _iso(us: int) -> str:
-    return datetime.fromtimestamp(us / 1e6, UTC).isoformat(timespec="seconds")
 
 
 class DispatchService:
@@ -135,6 +138,7 @@ class DispatchService:
         self._key = load_key(self._config)
         self._db.migrate(list(_SCHEMA))
         self._links.open()
+        add_column(self._db, "dispatches", "purpose", "TEXT NOT NULL DEFAULT 'case'")
 
     def start(self) -> None:
         if not self._key:
@@ -174,7 +178,30 @@ class DispatchService:
             raise NotFoundError(f"no event {event_id!r} in the store")
         if stored.verdict != "confirmed":
             raise StoreError("only confirmed events can be dispatched; confirm it first")
-        busy = [d for d in self.for_event(event_id) if d.state in ("pending", "delivered")]
+        return self._create(who, who.actor, who.name, stored, None)
+
+    def dispatch_by_rule(self, event_id: str, rule_id: str, rule_name: str) -> DispatchRecord:
+        """A dispatch made by an automatic rule at ingest (no confirmation needed)."""
+        stored = self._repo.events.get_event(event_id)
+        if stored is None:
+            raise NotFoundError(f"no event {event_id!r} in the store")
+        actor = f"rule:{rule_id}"
+        return self._create(actor, actor, rule_name, stored, {"id": rule_id, "name": rule_name})
+
+    def _create(
+        self,
+        who: Principal | str,
+        actor: str,
+        by_name: str,
+        stored: StoredEvent,
+        rule: dict[str, str] | None,
+    ) -> DispatchRecord:
+        event_id = stored.event.event_id
+        busy = [
+            d
+            for d in self.for_event(event_id)
+            if d.purpose == "case" and d.state in ("pending", "delivered")
+        ]
         if busy:
             raise StoreError(
                 f"event is already dispatched (dispatch {busy[-1].dispatch_id}: {busy[-1].state})"
@@ -184,20 +211,53 @@ class DispatchService:
         sha = hashlib.sha256(package).hexdigest()
         self._blobs.put(sha, package)
         dispatch_id, now = uuid7(), self._clock()
-        body = self._payload(stored, who, dispatch_id, sha, now)
+        body = self._payload(stored, by_name, dispatch_id, sha, now, rule)
+        self._insert(dispatch_id, event_id, now, actor, sha, body, "case")
+        detail = {"event_id": event_id, "dispatch_id": dispatch_id, "package_sha256": sha}
+        self._auditor.record(who, "dispatch.create", {**detail, **({"rule": rule} if rule else {})})
+        self._wake.set()
+        return self.get(dispatch_id)
+
+    def _insert(
+        self, dispatch_id: str, event_id: str, now: int, actor: str, sha: str, body: str,
+        purpose: str,
+    ) -> None:  # fmt: skip
         with self._db.write() as tx:
             tx.run(
                 "INSERT INTO dispatches (id, event_id, created_at_us, created_by, state,"
-                " next_attempt_us, package_sha256, payload) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                (dispatch_id, event_id, now, who.actor, "pending", now, sha, body),
+                " next_attempt_us, package_sha256, payload, purpose)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (dispatch_id, event_id, now, actor, "pending", now, sha, body, purpose),
             )
-        self._auditor.record(
-            who,
-            "dispatch.create",
-            {"event_id": event_id, "dispatch_id": dispatch_id, "package_sha256": sha},
-        )
-        self._wake.set()
-        return self.get(dispatch_id)
+
+    def withdraw(self, who: Principal, event_id: str, note: str) -> list[str]:
+        """The match was rejected: cancel unsent case dispatches, tell the receiver of sent
+        ones. Returns what was done, one line per dispatch."""
+        done = []
+        now = self._clock()
+        for d in self.for_event(event_id):
+            if d.purpose != "case" or d.state == "failed":
+                continue
+            if d.state == "pending" and self._cancel(d.dispatch_id, now):
+                done.append(f"{d.dispatch_id}: cancelled before delivery")
+                continue
+            wid = uuid7()
+            body = withdrawal_payload(wid, d.dispatch_id, event_id, note, who.name, now)
+            self._insert(wid, event_id, now, who.actor, d.package_sha256, body, "withdraw")
+            done.append(f"{d.dispatch_id}: withdrawal {wid} queued")
+        if done:
+            self._auditor.record(who, "dispatch.withdraw", {"event_id": event_id, "done": done})
+            self._wake.set()
+        return done
+
+    def _cancel(self, dispatch_id: str, now: int) -> bool:
+        with self._db.write() as tx:
+            n = tx.run(
+                "UPDATE dispatches SET state = 'failed', last_status = 'cancelled: rejected"
+                " before delivery' WHERE id = ? AND state = 'pending' AND lease_until_us < ?",
+                (dispatch_id, now),
+            )
+        return n == 1
 
     def package(
         self, who: Principal | str, dispatch_id: str, via: str = "session"
@@ -233,53 +293,22 @@ class DispatchService:
         return {str(r[0]): int(r[1]) for r in rows}
 
     def _payload(
-        self, stored: StoredEvent, who: Principal, dispatch_id: str, sha: str, now: int
+        self,
+        stored: StoredEvent,
+        by_name: str,
+        dispatch_id: str,
+        sha: str,
+        now: int,
+        rule: dict[str, str] | None,
     ) -> str:
-        e = stored.event
         labels = {}
         for sid in stored.subject_ids:
             subject = self._repo.watchlist.get_subject(sid)
             labels[sid] = subject.label if subject else None
-        doc = {
-            "type": "edgewatch.case",
-            "version": 1,
-            "dispatch_id": dispatch_id,
-            "event_id": e.event_id,
-            "event_hash": stored.event_hash,
-            "kind": e.kind,
-            "gateway_id": e.gateway_id,
-            "camera_id": e.camera_id,
-            "captured_at": _iso(e.captured_at_us),
-            "captured_at_us": e.captured_at_us,
-            "location": {"lat": e.location[0], "lon": e.location[1]} if e.location else None,
-            "plates": [
-                {
-                    "text": p.text,
-                    "listed_text": p.listed_text,
-                    "match": p.kind,
-                    "confidence": round(p.confidence, 4),
-                    "color": p.color,
-                }
-                for p in e.plates
-            ],
-            "faces": [
-                {"subject_id": f.subject_id, "similarity": round(f.similarity, 4)} for f in e.faces
-            ],
-            "subjects": [{"subject_id": s, "label": lbl} for s, lbl in labels.items()],
-            "verdict": {
-                "verdict": stored.verdict,
-                "note": stored.verdict_note or "",
-                "by": stored.verdict_by,
-                "at": _iso(stored.verdict_at_us or now),
-            },
-            "integrity": stored.integrity,
-            "evidence_url": f"{self._base()}/events/{e.event_id}",
-            "package_url": self._links.url(dispatch_id, e.event_id, now),
-            "package_sha256": sha,
-            "dispatched_by": who.name,
-            "created_at": _iso(now),
-        }
-        return json.dumps(doc, ensure_ascii=False, sort_keys=True, separators=(",", ":"))
+        package_url = self._links.url(dispatch_id, stored.event.event_id, now)
+        return case_payload(
+            stored, labels, self._base(), package_url, by_name, dispatch_id, sha, now, rule
+        )
 
     # --- worker side ------------------------------------------------------------------
 

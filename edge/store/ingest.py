@@ -121,9 +121,14 @@ class IngestService:
         limits: Limits,
         clock: Callable[[], int] = now_us,
         observer: IngestObserver | None = None,
+        on_stored: Callable[[Sequence[MatchEvent]], None] | None = None,
     ) -> None:
         self._observer = observer
         self._repo = repo
+        #: after each commit, before the acks: automatic dispatch rules, push: all. It
+        #: sees re-delivered events too, so a crash before it ran is made up for by the
+        #: gateway's resend; if it raises, the gateway gets no acks and resends.
+        self._on_stored = on_stored
         self._blobs = blobs
         self._limits = limits
         self._clock = clock
@@ -330,10 +335,16 @@ class IngestService:
             )
             ack = Ack(event.event_id, status, outcome.integrity, outcome.note[:500], event.sequence)
             acks.append(ack)
-            if self._observer is not None:
-                self._observer.acked(event.gateway_id, ack)
-        if self._observer is not None:
-            self._observer.committed(len(group), time.perf_counter() - started)
+        seconds = time.perf_counter() - started
+        if self._on_stored is not None:
+            kept = [c.event for c, a in zip(group, acks, strict=True) if a.status != "rejected"]
+            if kept:
+                self._on_stored(kept)
+        if self._observer is not None:  # after on_stored: if it raised, no ack was sent
+            for c, a in zip(group, acks, strict=True):
+                if a.status != "rejected":  # rejections were counted by _rejected
+                    self._observer.acked(c.event.gateway_id, a)
+            self._observer.committed(len(group), seconds)
         counts = Counter(f"{a.status}:{a.integrity}" for a in acks)
         gateways = sorted({c.event.gateway_id for c in group})
         log.info("events ingested", extra={"counts": dict(counts), "gateways": gateways})

@@ -69,8 +69,11 @@ class ReviewService:
         auditor: Auditor,
         clock: Callable[[], int],
         face_threshold: float,
+        on_verdict: Callable[[Principal, str, Verdict, str], None] | None = None,
     ) -> None:
         self._repo = repo
+        #: platform integration: pushes on confirmation, withdrawals on rejection
+        self._on_verdict = on_verdict
         self._blobs = blobs
         self._faces = faces
         self._face_index = face_index
@@ -153,6 +156,8 @@ class ReviewService:
         self._auditor.record(
             who, "review.verdict", {"event_id": event_id, "verdict": verdict, "note": note}
         )
+        if self._on_verdict is not None:
+            self._on_verdict(who, event_id, verdict, note)
         return VerdictRecord(verdict, note, who.name, at)
 
     def _item(self, stored: StoredEvent) -> PackageItem:
@@ -192,7 +197,7 @@ class ReviewService:
             predecessor_missing=missing,
         )
 
-    def export_files(self, who: Principal, event_ids: Sequence[str]) -> dict[str, bytes]:
+    def export_files(self, who: Principal | str, event_ids: Sequence[str]) -> dict[str, bytes]:
         """Every file of the evidence package for ``event_ids`` (path -> bytes)."""
         ids = list(dict.fromkeys(event_ids))
         if not 1 <= len(ids) <= MAX_EXPORT:

@@ -29,6 +29,7 @@ from edge.store.faces import CentralFaces, FaceSearchIndex
 from edge.store.ingest import IngestService, now_us
 from edge.store.interceptor import AuthInterceptor
 from edge.store.metrics import StoreMetrics
+from edge.store.platform import Platform
 from edge.store.postgres_repo import PostgresDatabase
 from edge.store.repository import User
 from edge.store.retention import RetentionWorker
@@ -88,6 +89,7 @@ class StoreServer:
         self._web: RunningWeb | None = None
         #: this store's Prometheus registry and hooks (never the global registry)
         self.metrics = StoreMetrics()
+        self._platform: Platform | None = None
         #: the services the gRPC servicers use, shared with the web page
         self._shared: tuple[ReviewService, WatchlistService, AdminService] | None = None
         self.port = 0
@@ -137,6 +139,8 @@ class StoreServer:
         self._blobs = blobs
         self._seed(repo)
         auditor = Auditor(repo.audit, self._clock)
+        self._platform = Platform(cfg, db, repo, blobs, auditor, self._clock)
+        self._platform.open()
         server = self._build_server(repo, blobs, auditor, revoked)
         self.port = server.add_secure_port(cfg.listen, creds)
         if self.port == 0:
@@ -159,9 +163,12 @@ class StoreServer:
             self._clock,
             metrics_app=self.metrics.asgi_app(cfg.web.metrics, cfg.web.host),
             observers=(self.metrics.http_request,),
+            platform=self._platform,
         )
         self.web_port = self._web.port if self._web else 0
-        dispatch = self._web.dispatch if self._web else None
+        web = self._web
+        dispatch = web.dispatch if web else None
+        self._platform.start(dispatch, lambda: web.server.public_url if web else None)
         self.metrics.watch_state(
             repo, cfg.retention, self._clock, dispatch.queue_counts if dispatch else None
         )
@@ -177,12 +184,15 @@ class StoreServer:
         revoked: RevocationList,
     ) -> grpc.Server:
         cfg = self._config
+        platform = self._platform
+        assert platform is not None
         faces = CentralFaces(cfg.vision, self._models_dir)
         index = FaceSearchIndex(repo.watchlist, faces.model_id)
         watchlist = WatchlistService(repo, faces, auditor, self._clock)
         review = ReviewService(
-            repo, blobs, faces, index, auditor, self._clock, cfg.vision.match.face_threshold
-        )
+            repo, blobs, faces, index, auditor, self._clock, cfg.vision.match.face_threshold,
+            on_verdict=platform.on_verdict,
+        )  # fmt: skip
         auth = Authenticator(RepoDirectory(repo.users, repo.gateways), revoked.current)
         limit = cfg.limits.max_message_bytes
         server = grpc.server(
@@ -195,7 +205,9 @@ class StoreServer:
         )
         ingest_pb2_grpc.add_IngestServicer_to_server(
             IngestServicer(
-                IngestService(repo, blobs, cfg.limits, self._clock, self.metrics),
+                IngestService(
+                    repo, blobs, cfg.limits, self._clock, self.metrics, platform.on_stored
+                ),
                 cfg.limits.max_events_per_message,
             ),
             server,
@@ -207,7 +219,7 @@ class StoreServer:
             WatchlistAdminServicer(watchlist), server
         )
         review_pb2_grpc.add_ReviewServicer_to_server(ReviewServicer(review), server)
-        admin = AdminService(repo, auditor, self._clock)
+        admin = AdminService(repo, auditor, self._clock, platform.links)
         admin_pb2_grpc.add_AdminServicer_to_server(AdminServicer(admin), server)
         self._shared = (review, watchlist, admin)
         self._health = health.HealthServicer()
@@ -223,8 +235,15 @@ class StoreServer:
         """Block until the server stops (True) or ``timeout`` passes (False)."""
         return bool(self._server is None or self._server.wait_for_termination(timeout))
 
+    @property
+    def platform(self) -> Platform | None:
+        """GA/T 1400 push, dispatch rules and link state (None before start)."""
+        return self._platform
+
     def stop(self, grace: float = 10.0) -> None:
         """Refuse new calls, let in-flight ones finish (up to ``grace``), close storage."""
+        if self._platform is not None:
+            self._platform.stop()
         if self._web is not None:
             self._web.stop()
             self._web = None

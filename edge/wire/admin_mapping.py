@@ -18,6 +18,7 @@ from edge.api.types import (
     UserRow,
     WatchlistRow,
 )
+from edge.links import PlatformLink
 from edge.wire.mapping import ROLES, enum_to_proto, health_from_proto, health_to_proto
 from edge.wire.v1 import admin_pb2, watchlist_pb2
 
@@ -78,6 +79,41 @@ def status_to_proto(s: StatusView) -> admin_pb2.StatusReply:
         server_time_us=s.server_time_us,
         database_ok=s.database_ok,
         events_by_integrity=s.events_by_integrity,
+        links=[link_to_proto(link) for link in s.links],
+    )
+
+
+def link_to_proto(link: PlatformLink) -> admin_pb2.PlatformLink:
+    return admin_pb2.PlatformLink(
+        name=link.name,
+        target=link.target,
+        device_id=link.device_id,
+        state=link.state,
+        since_us=link.since_us,
+        last_ok_us=link.last_ok_us or 0,
+        last_error=link.last_error,
+        pending=link.pending,
+        delivered=link.delivered,
+        refused=link.refused,
+        oldest_pending_us=link.oldest_pending_us or 0,
+        attempts=link.attempts,
+    )
+
+
+def link_from_proto(pb: admin_pb2.PlatformLink) -> PlatformLink:
+    return PlatformLink(
+        name=pb.name,
+        target=pb.target,
+        device_id=pb.device_id,
+        state=pb.state,
+        since_us=pb.since_us,
+        last_ok_us=pb.last_ok_us or None,
+        last_error=pb.last_error,
+        pending=pb.pending,
+        delivered=pb.delivered,
+        refused=pb.refused,
+        oldest_pending_us=pb.oldest_pending_us or None,
+        attempts=pb.attempts,
     )
 
 
@@ -92,6 +128,7 @@ def status_from_proto(pb: admin_pb2.StatusReply) -> StatusView:
         watchlist_version=pb.watchlist_version,
         gateways=tuple(gateway_from_proto(g) for g in pb.gateways),
         server_time_us=pb.server_time_us,
+        links=tuple(link_from_proto(link) for link in pb.links),
     )
 
 

@@ -12,6 +12,7 @@ M: dict[str, tuple[str, str]] = {
     "nav.analytics": ("高发分析", "Analytics"),
     "nav.watchlist": ("布控名单", "Watchlist"),
     "nav.gateways": ("网关", "Gateways"),
+    "nav.platform": ("平台对接", "Platform"),
     "nav.audit": ("审计日志", "Audit log"),
     "lang.switch": ("English", "中文"),
     "logout": ("退出登录", "Log out"),

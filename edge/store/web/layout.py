@@ -24,6 +24,7 @@ NAV: tuple[tuple[str, str, str], ...] = (
     ("/analytics", "nav.analytics", "analytics"),
     ("/watchlist", "nav.watchlist", "watchlist"),
     ("/gateways", "nav.gateways", "gateways"),
+    ("/platform", "nav.platform", "gateways"),
     ("/audit", "nav.audit", "audit"),
 )
 

@@ -14,6 +14,7 @@ from edge.store.web.app import Params, Route, RouteSpec, bind
 from edge.store.web.html import Html, el, json_data
 from edge.store.web.http import Response, html_response
 from edge.store.web.layout import Ctx, checkbox, field, link_with, page, select, table
+from edge.store.web.pages_locations import locations_section
 from edge.store.web.services import Deps
 
 DAY_US = 86_400_000_000
@@ -249,9 +250,12 @@ def _analytics(d: Deps, ctx: Ctx, _: Params) -> Response:
         },
     )
     chart = chart_of(ctx, report)
+    platform = d.services.platform
+    places = platform.locations if platform is not None else ()
     body = [
         _form(ctx, since, until, gran),
         el("p", {"class": "total"}, ctx.t("an.total", n=report.total)),
+        locations_section(ctx, d.services.analytics.location_report(q, places)) if places else None,
         _chart_section(ctx, chart),
         _cameras(ctx, report.cameras),
         *_tables(ctx, report, chart),

@@ -27,6 +27,7 @@ from edge.store.web.layout import (
     verdict_badge,
 )
 from edge.store.web.pages_dispatch import dispatch_section
+from edge.store.web.pages_platform import platform_section
 from edge.store.web.services import Deps
 
 NOTICES = ("event.saved", "dispatch.created")
@@ -296,6 +297,7 @@ def _detail(d: Deps, ctx: Ctx, m: Params) -> Response:
         _verdict(ctx, view),
         _export_section(ctx, e.event_id),
         dispatch_section(ctx, d, s),
+        platform_section(ctx, d, s),
         _integrity(ctx, view, _signature_ok(d, s), d),
     )
     body = [

@@ -12,6 +12,7 @@ from edge.store.blobs import BlobStore
 from edge.store.config import WebConfig
 from edge.store.dispatch import DispatchService
 from edge.store.ingest import now_us
+from edge.store.platform import Platform
 from edge.store.repository import Repository
 from edge.store.review_service import ReviewService
 from edge.store.watchlist_service import WatchlistService
@@ -31,6 +32,8 @@ class WebServices:
     analytics: Analytics
     dispatch: DispatchService | None = None
     clock: Callable[[], int] = now_us
+    #: GA/T 1400 pushes, dispatch rules, link state and key locations
+    platform: Platform | None = None
 
 
 @dataclass(frozen=True, slots=True)

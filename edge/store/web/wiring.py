@@ -21,6 +21,7 @@ from edge.store.audit import Auditor
 from edge.store.blobs import BlobStore
 from edge.store.config import WebConfig
 from edge.store.dispatch import DispatchService
+from edge.store.platform import Platform
 from edge.store.repository import Repository
 from edge.store.review_service import ReviewService
 from edge.store.sql import Database
@@ -84,6 +85,7 @@ def start_web(
     clock: Callable[[], int],
     metrics_app: ASGIApp | None = None,
     observers: tuple[RequestObserver, ...] = (),
+    platform: Platform | None = None,
 ) -> RunningWeb | None:
     """Start the page (and its dispatch worker, if configured); None when disabled."""
     if not config.enabled:
@@ -114,6 +116,7 @@ def start_web(
         analytics=SqlAnalytics(db),
         dispatch=dispatch,
         clock=clock,
+        platform=platform,
     )
     pages, routes = page_routes(config, services)
     extra = Extra(api=build_api(services), metrics=metrics_app, observers=observers)

@@ -367,6 +367,7 @@ class StatusReply(_message.Message):
     SERVER_TIME_US_FIELD_NUMBER: _builtins.int
     DATABASE_OK_FIELD_NUMBER: _builtins.int
     EVENTS_BY_INTEGRITY_FIELD_NUMBER: _builtins.int
+    LINKS_FIELD_NUMBER: _builtins.int
     software_version: _builtins.str
     database: _builtins.str
     """"sqlite" or "postgresql" """
@@ -382,6 +383,10 @@ class StatusReply(_message.Message):
     def events_by_integrity(self) -> _containers.ScalarMap[_builtins.str, _builtins.int]:
         """"ok", "gap", "fork", ..."""
 
+    @_builtins.property
+    def links(self) -> _containers.RepeatedCompositeFieldContainer[Global___PlatformLink]:
+        """outside platforms (GA/T 1400, webhook)"""
+
     def __init__(
         self,
         *,
@@ -394,14 +399,80 @@ class StatusReply(_message.Message):
         server_time_us: _builtins.int = ...,
         database_ok: _builtins.bool = ...,
         events_by_integrity: _abc.Mapping[_builtins.str, _builtins.int] | None = ...,
+        links: _abc.Iterable[Global___PlatformLink] | None = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["database", b"database", "database_ok", b"database_ok", "events_by_integrity", b"events_by_integrity", "events_pending_review", b"events_pending_review", "events_stored", b"events_stored", "gateways", b"gateways", "server_time_us", b"server_time_us", "software_version", b"software_version", "watchlist_version", b"watchlist_version"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["database", b"database", "database_ok", b"database_ok", "events_by_integrity", b"events_by_integrity", "events_pending_review", b"events_pending_review", "events_stored", b"events_stored", "gateways", b"gateways", "links", b"links", "server_time_us", b"server_time_us", "software_version", b"software_version", "watchlist_version", b"watchlist_version"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___StatusReply: _TypeAlias = StatusReply  # noqa: Y015
+
+@_typing.final
+class PlatformLink(_message.Message):
+    """The state of one link to an outside platform."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    NAME_FIELD_NUMBER: _builtins.int
+    TARGET_FIELD_NUMBER: _builtins.int
+    DEVICE_ID_FIELD_NUMBER: _builtins.int
+    STATE_FIELD_NUMBER: _builtins.int
+    SINCE_US_FIELD_NUMBER: _builtins.int
+    LAST_OK_US_FIELD_NUMBER: _builtins.int
+    LAST_ERROR_FIELD_NUMBER: _builtins.int
+    PENDING_FIELD_NUMBER: _builtins.int
+    DELIVERED_FIELD_NUMBER: _builtins.int
+    REFUSED_FIELD_NUMBER: _builtins.int
+    OLDEST_PENDING_US_FIELD_NUMBER: _builtins.int
+    ATTEMPTS_FIELD_NUMBER: _builtins.int
+    name: _builtins.str
+    """"viid" (GA/T 1400 platform) or "webhook" (case dispatch)"""
+    target: _builtins.str
+    """base URL, no credentials"""
+    device_id: _builtins.str
+    """our 20-digit ID at a GA/T 1400 platform"""
+    state: _builtins.str
+    """starting | registered | unregistered | failing | stopped | active"""
+    since_us: _builtins.int
+    """when the state was entered (0 = unknown)"""
+    last_ok_us: _builtins.int
+    """last answered request (0 = never)"""
+    last_error: _builtins.str
+    """short, no personal data"""
+    pending: _builtins.int
+    """queued, not delivered yet"""
+    delivered: _builtins.int
+    refused: _builtins.int
+    """will not be accepted as sent (viid) / gave up (webhook)"""
+    oldest_pending_us: _builtins.int
+    """0 = nothing pending"""
+    attempts: _builtins.int
+    """push attempts since the store started"""
+    def __init__(
+        self,
+        *,
+        name: _builtins.str = ...,
+        target: _builtins.str = ...,
+        device_id: _builtins.str = ...,
+        state: _builtins.str = ...,
+        since_us: _builtins.int = ...,
+        last_ok_us: _builtins.int = ...,
+        last_error: _builtins.str = ...,
+        pending: _builtins.int = ...,
+        delivered: _builtins.int = ...,
+        refused: _builtins.int = ...,
+        oldest_pending_us: _builtins.int = ...,
+        attempts: _builtins.int = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["attempts", b"attempts", "delivered", b"delivered", "device_id", b"device_id", "last_error", b"last_error", "last_ok_us", b"last_ok_us", "name", b"name", "oldest_pending_us", b"oldest_pending_us", "pending", b"pending", "refused", b"refused", "since_us", b"since_us", "state", b"state", "target", b"target"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___PlatformLink: _TypeAlias = PlatformLink  # noqa: Y015
 
 @_typing.final
 class AuditVerifyRequest(_message.Message):

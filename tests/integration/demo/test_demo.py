@@ -40,6 +40,9 @@ def test_demo_delivers_matches_and_nothing_else_then_removes_its_deployment(
     assert summary["plates"] == 2, proc.stdout
     assert summary["events"] == 4, proc.stdout
     assert summary["integrity_ok"] is True
+    # a second gateway's two weeks at several cameras tagged as key locations
+    assert summary["locations"] == 3
+    assert summary["history_events"] == 98, proc.stdout  # every planned match stored
     assert summary["dir"] is None
     assert list(tmp_path.iterdir()) == [], "the temporary deployment (CA key!) must be gone"
     assert "demo deployment removed" in proc.stdout
