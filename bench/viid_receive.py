@@ -35,17 +35,18 @@ import time
 from pathlib import Path
 from typing import Any
 
+import checkout  # noqa: F401 - puts the checkout root on sys.path for tests.support
 import httpx
 
-from edge.cli.init_cmd import init_deployment
 from edge.config import load_model
+from edge.deployment import init_deployment
 from edge.gateway.app import Gateway
 from edge.gateway.config import CameraConfig, GatewayConfig
 from edge.gateway.viid_config import ViidReceiverConfig
 from edge.review.client import StoreClient
 from edge.review.config import ClientConfig
 from edge.review.watchlist_client import StoreWatchlistAdmin
-from edge.store.loadgen import Deployment, serving
+from tests.support.loadgen import Deployment, serving
 
 PASSWORD = "bench-camera-secret"
 

@@ -23,9 +23,8 @@ from pathlib import Path
 
 from pydantic import Field, field_validator, model_validator
 
-from edge.config import StrictModel
+from edge.config import Address, StrictModel
 from edge.errors import ConfigError
-from edge.store.config import Address
 from edge.viid.codes import IMAGE_TYPES
 from edge.viid.ids import DEVICE_ID_PATTERN
 

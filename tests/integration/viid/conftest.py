@@ -14,8 +14,8 @@ from typing import Any
 
 import pytest
 
-from edge.cli.init_cmd import init_deployment
-from edge.store.loadgen import Deployment
+from edge.deployment import init_deployment
+from tests.support.loadgen import Deployment
 
 
 def load(name: str, file: str) -> ModuleType:

@@ -10,7 +10,6 @@ from pathlib import Path
 import pytest
 
 from edge.evidence.model import GENESIS_HASH, MatchEvent, canonical_bytes, event_hash
-from edge.evidence.samples import sample_event
 from edge.store.analytics import AnalyticsQuery, SqlAnalytics
 from edge.store.linking import classify_link
 from edge.store.locations import KeyLocation
@@ -19,6 +18,7 @@ from edge.store.repository import EventQuery, NewEvent, StoredBlob
 from edge.store.sql import Database
 from edge.store.sql_repo import SqlRepository
 from edge.store.sqlite_repo import SqliteDatabase
+from tests.support.samples import sample_event
 
 HOUR = 3_600_000_000
 DAY = 24 * HOUR

@@ -16,8 +16,8 @@ import pytest
 from edge.errors import StoreError
 from edge.evidence.model import GENESIS_HASH, MatchEvent, event_hash
 from edge.store.auth import Principal
-from edge.store.loadgen import Deployment, SignedSample, serving, signed_chain
 from edge.store.sqlite_repo import sqlite_repository
+from tests.support.loadgen import Deployment, SignedSample, serving, signed_chain
 
 pytestmark = pytest.mark.timeout(240)
 vp = sys.modules["edgewatch_viid_platform"]  # loaded by conftest.py

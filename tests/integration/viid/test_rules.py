@@ -15,7 +15,7 @@ from edge.errors import StoreError
 from edge.evidence.model import event_hash
 from edge.store.auth import Principal
 from edge.store.dispatch_rules import DispatchRule
-from edge.store.loadgen import Deployment, serving, signed_chain
+from tests.support.loadgen import Deployment, serving, signed_chain
 
 pytestmark = pytest.mark.timeout(180)
 vp = sys.modules["edgewatch_viid_platform"]

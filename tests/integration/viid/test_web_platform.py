@@ -16,7 +16,7 @@ import pytest
 from edge.config import load_model
 from edge.evidence.model import event_hash
 from edge.review.config import ClientConfig
-from edge.store.loadgen import Deployment, serving, signed_chain
+from tests.support.loadgen import Deployment, serving, signed_chain
 
 pytestmark = pytest.mark.timeout(180)
 vp = sys.modules["edgewatch_viid_platform"]

@@ -10,10 +10,10 @@ import pytest
 from pydantic import ValidationError
 
 from edge.config import format_validation_error
-from edge.evidence.samples import sample_event
 from edge.store.config import StoreConfig
 from edge.store.dispatch_rules import DispatchRule, matching_rules
 from edge.store.locations import KeyLocation, Window, in_schedule
+from tests.support.samples import sample_event
 
 CN = 480
 
