@@ -12,7 +12,6 @@ from typing import Literal
 
 from edge.evidence.model import MatchEvent
 from edge.health import GatewayHealth
-from edge.links import PlatformLink
 
 #: what a person may do: viewer (search, view), reviewer (+ verdicts, export), admin
 Role = Literal["viewer", "reviewer", "admin"]
@@ -137,6 +136,24 @@ class UserRow:
     role: Role
     created_at_us: int
     revoked: bool
+
+
+@dataclass(frozen=True, slots=True)
+class PlatformLink:
+    """The state of one of the store's links to an outside platform."""
+
+    name: str  # "viid" (GA/T 1400 platform) or "webhook" (case dispatch)
+    target: str  # base URL (no credentials)
+    device_id: str  # our ID at the platform ("" for the webhook)
+    state: str  # starting | registered | unregistered | failing | stopped | active
+    since_us: int  # when the state was entered
+    last_ok_us: int | None  # last answered request
+    last_error: str  # short, no personal data
+    pending: int  # queued, not delivered yet
+    delivered: int
+    refused: int  # answered "never as sent" (viid) or gave up (webhook)
+    oldest_pending_us: int | None
+    attempts: int  # push attempts since the store started
 
 
 @dataclass(frozen=True, slots=True)

@@ -11,8 +11,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from edge.api.types import GatewayRow, StatusView
-    from edge.links import PlatformLink
+    from edge.api.types import GatewayRow, PlatformLink, StatusView
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:

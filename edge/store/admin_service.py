@@ -10,10 +10,10 @@ from dataclasses import dataclass
 from cryptography.hazmat.primitives import serialization
 
 from edge import __version__
+from edge.api.types import PlatformLink
 from edge.errors import NotFoundError, StoreError
 from edge.evidence.signing import load_public_key_pem
 from edge.ids import ID_PATTERN
-from edge.links import PlatformLink
 from edge.pki import new_token, token_sha256
 from edge.store.audit import Auditor
 from edge.store.audit_chain import AuditVerification

@@ -13,8 +13,8 @@ from dataclasses import dataclass
 
 import httpx
 
+from edge.api.types import PlatformLink
 from edge.evidence.model import MatchEvent
-from edge.links import PlatformLink
 from edge.store.audit import Auditor
 from edge.store.auth import Principal
 from edge.store.blobs import BlobStore

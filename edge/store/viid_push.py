@@ -24,10 +24,10 @@ from collections.abc import Callable, Sequence
 
 import httpx
 
+from edge.api.types import PlatformLink
 from edge.backoff import backoff_delay
 from edge.errors import NotFoundError, StoreError
 from edge.evidence.model import MatchEvent
-from edge.links import PlatformLink
 from edge.store.audit import Auditor
 from edge.store.auth import Principal
 from edge.store.blobs import BlobStore

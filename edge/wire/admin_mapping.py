@@ -14,11 +14,11 @@ from edge.api.types import (
     AuditCheck,
     GatewayRow,
     PhotoUse,
+    PlatformLink,
     StatusView,
     UserRow,
     WatchlistRow,
 )
-from edge.links import PlatformLink
 from edge.wire.mapping import ROLES, enum_to_proto, health_from_proto, health_to_proto
 from edge.wire.v1 import admin_pb2, watchlist_pb2
 

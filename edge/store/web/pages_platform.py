@@ -18,9 +18,9 @@ from typing import Any
 import yaml
 from pydantic import ValidationError
 
+from edge.api.types import PlatformLink
 from edge.config import format_validation_error
 from edge.errors import StoreError
-from edge.links import PlatformLink
 from edge.store.dispatch_auto import StoredRule
 from edge.store.dispatch_rules import DispatchRule
 from edge.store.repository import StoredEvent
