@@ -12,7 +12,6 @@ Kept in one module, with its own texts, so it moves with the page stack as a uni
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
 import yaml
@@ -24,13 +23,12 @@ from edge.errors import StoreError
 from edge.store.dispatch_auto import StoredRule
 from edge.store.dispatch_rules import DispatchRule
 from edge.store.repository import StoredEvent
-from edge.store.web.app import Route, RouteSpec, bind
+from edge.store.web.app import Params, Route, RouteSpec, bind
 from edge.store.web.html import Html, el
 from edge.store.web.http import Response, field_value, html_response, redirect
 from edge.store.web.layout import Ctx, badge, page, post_form, table
 from edge.store.web.services import Deps
 
-ID = r"(?P<id>[A-Za-z0-9._-]{1,128})"
 T: dict[str, tuple[str, str]] = {
     "title": ("平台对接", "Platform integration"),
     "links": ("对接链路", "Links"),
@@ -135,7 +133,7 @@ def platform_section(ctx: Ctx, d: Deps, s: StoredEvent) -> Html | None:
               *parts)  # fmt: skip
 
 
-def _transfer(d: Deps, ctx: Ctx, m: re.Match[str]) -> Response:
+def _transfer(d: Deps, ctx: Ctx, m: Params) -> Response:
     assert ctx.principal is not None
     platform = d.services.platform
     if platform is None or platform.viid is None:
@@ -218,7 +216,7 @@ def _render(d: Deps, ctx: Ctx, text: str, error: str | None, status: int = 200) 
     return html_response(page(ctx, t(ctx, "title"), body, "/platform"), status)
 
 
-def _platform_page(d: Deps, ctx: Ctx, m: re.Match[str]) -> Response:
+def _platform_page(d: Deps, ctx: Ctx, m: Params) -> Response:
     text = TEMPLATE
     wanted = ctx.req.arg("edit")
     if wanted and d.services.platform is not None:
@@ -227,7 +225,7 @@ def _platform_page(d: Deps, ctx: Ctx, m: re.Match[str]) -> Response:
     return _render(d, ctx, text, None)
 
 
-def _put_rule(d: Deps, ctx: Ctx, m: re.Match[str]) -> Response:
+def _put_rule(d: Deps, ctx: Ctx, m: Params) -> Response:
     assert ctx.principal is not None
     platform = d.services.platform
     if platform is None:
@@ -246,7 +244,7 @@ def _put_rule(d: Deps, ctx: Ctx, m: re.Match[str]) -> Response:
     return redirect("/platform")
 
 
-def _delete_rule(d: Deps, ctx: Ctx, m: re.Match[str]) -> Response:
+def _delete_rule(d: Deps, ctx: Ctx, m: Params) -> Response:
     assert ctx.principal is not None
     if d.services.platform is None:
         raise StoreError("the platform integration is not running")
@@ -255,10 +253,10 @@ def _delete_rule(d: Deps, ctx: Ctx, m: re.Match[str]) -> Response:
 
 
 ROUTES = (
-    RouteSpec("POST", f"/events/{ID}/transfer", _transfer, "dispatch"),
+    RouteSpec("POST", "/events/{id}/transfer", _transfer, "dispatch"),
     RouteSpec("GET", "/platform", _platform_page, "gateways"),
     RouteSpec("POST", "/platform/rules", _put_rule, "gateways"),
-    RouteSpec("POST", f"/platform/rules/{ID}/delete", _delete_rule, "gateways"),
+    RouteSpec("POST", "/platform/rules/{id}/delete", _delete_rule, "gateways"),
 )
 
 

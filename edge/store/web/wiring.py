@@ -32,6 +32,7 @@ from edge.store.web import (
     pages_auth,
     pages_dispatch,
     pages_event,
+    pages_platform,
     pages_search,
 )
 from edge.store.web.app import Pages
@@ -69,6 +70,7 @@ def page_routes(config: WebConfig, services: WebServices) -> tuple[Pages, list[P
         *pages_dispatch.routes(deps),
         *pages_admin.routes(deps),
         *pages_analytics.routes(deps),
+        *pages_platform.routes(deps),
     ]
     return Pages(deps), routes
 
