@@ -14,7 +14,7 @@ from fastapi.responses import JSONResponse
 
 from edge import __version__
 from edge.errors import AuthError, EdgeError, EvidenceError, NotFoundError
-from edge.store.api import admin, events, links
+from edge.store.api import admin, events, links, platform
 from edge.store.api.models import Problem
 from edge.store.web.services import WebServices
 
@@ -65,4 +65,5 @@ def build_api(services: WebServices) -> FastAPI:
     api.include_router(events.router(services))
     api.include_router(admin.router(services))
     api.include_router(links.router(services))
+    api.include_router(platform.router(services))
     return api

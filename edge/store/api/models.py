@@ -15,11 +15,13 @@ from typing import Any, Literal
 from pydantic import BaseModel, Field
 
 from edge.api.json_views import event_detail_json, event_row_json, us_to_iso
+from edge.api.types import PlatformLink
 from edge.config import StrictModel
 from edge.store import api_views as views
 from edge.store.admin_service import StoreStatus
 from edge.store.repository import StoredBlob, Subject
 from edge.store.review_service import EventView, SearchHit
+from edge.store.viid_queue import PushRecord
 from edge.store.watchlist_service import AddFaceResult
 
 
@@ -197,6 +199,44 @@ class GatewayOut(BaseModel):
     problems: int
 
 
+class LinkOut(BaseModel):
+    """One link to an outside platform, as `edgewatch status` shows it."""
+
+    name: str = Field(description="viid (GA/T 1400 platform) or webhook (case dispatch)")
+    target: str = Field(description="base URL, no credentials")
+    device_id: str | None = Field(description="our GA/T 1400 device ID at the platform")
+    state: str = Field(description="starting, registered, unregistered, failing, stopped, active")
+    since: str | None
+    last_ok: str | None = Field(description="last answered request")
+    last_error: str | None
+    pending: int
+    delivered: int
+    refused: int
+    oldest_pending: str | None
+    attempts: int = Field(description="push attempts since the store process started")
+
+
+def _iso_or_none(us: int | None) -> str | None:
+    return us_to_iso(us) if us else None
+
+
+def link_out(x: PlatformLink) -> LinkOut:
+    return LinkOut(
+        name=x.name,
+        target=x.target,
+        device_id=x.device_id or None,
+        state=x.state,
+        since=_iso_or_none(x.since_us),
+        last_ok=_iso_or_none(x.last_ok_us),
+        last_error=x.last_error or None,
+        pending=x.pending,
+        delivered=x.delivered,
+        refused=x.refused,
+        oldest_pending=_iso_or_none(x.oldest_pending_us),
+        attempts=x.attempts,
+    )
+
+
 class StatusOut(BaseModel):
     software_version: str
     database: str
@@ -207,6 +247,7 @@ class StatusOut(BaseModel):
     watchlist_version: int
     gateways: list[GatewayOut]
     server_time: str
+    links: list[LinkOut] = Field(description="outside platforms (GA/T 1400, webhook)")
 
 
 def status_out(s: StoreStatus) -> StatusOut:
@@ -231,7 +272,47 @@ def status_out(s: StoreStatus) -> StatusOut:
             for g in s.gateways
         ],
         server_time=us_to_iso(s.server_time_us),
+        links=[link_out(x) for x in s.links],
     )
+
+
+class PushOut(BaseModel):
+    """One GA/T 1400 object of an event in the store's push queue."""
+
+    push_id: str
+    kind: str = Field(description="MotorVehicle or Face; delete:<kind> withdraws a pushed one")
+    reason: str = Field(description="confirmed, all, rule:<id>, transfer or reject")
+    state: str = Field(description="pending, delivered, refused or cancelled")
+    attempts: int
+    last_status: str = Field(description="the platform's last answer (status codes, no data)")
+    created_at: str
+    created_by: str = Field(description="who queued it: person:<user>, rule:<id>, system:viid")
+    delivered_at: str | None
+    object_ids: list[str] = Field(description="the IDs the platform keys the objects by")
+
+
+class TransferOut(BaseModel):
+    event_id: str
+    pushes: list[PushOut] = Field(description="every push row of the event, oldest first")
+
+
+def transfer_out(event_id: str, rows: list[PushRecord]) -> TransferOut:
+    pushes = [
+        PushOut(
+            push_id=r.push_id,
+            kind=r.kind,
+            reason=r.reason,
+            state=r.state,
+            attempts=r.attempts,
+            last_status=r.last_status,
+            created_at=us_to_iso(r.created_at_us),
+            created_by=r.created_by,
+            delivered_at=_iso_or_none(r.delivered_at_us),
+            object_ids=list(r.object_ids),
+        )
+        for r in rows
+    ]
+    return TransferOut(event_id=event_id, pushes=pushes)
 
 
 class Problem(BaseModel):

@@ -73,6 +73,7 @@ def test_tokens_roles_and_refusals(
     for method, path, body in (
         ("POST", f"/events/{e.event_id}/verdict", verdict),
         ("GET", f"/events/{e.event_id}/package.zip", None),
+        ("POST", f"/events/{e.event_id}/transfer", None),
         ("GET", "/watchlist", None),
         ("GET", "/status", None),
         ("DELETE", "/watchlist/subj-7", None),
@@ -81,6 +82,9 @@ def test_tokens_roles_and_refusals(
         assert r.status_code == 403, (method, path)
         assert "has role viewer" in r.json()["detail"]
     assert api.get("/status", headers=bearer(stack, "reviewer")).status_code == 403
+    # this store has no GA/T 1400 platform (viid:): nothing to transfer to
+    r = api.post(f"/events/{e.event_id}/transfer", headers=bearer(stack, "reviewer"))
+    assert r.status_code == 404 and "viid:" in r.json()["detail"]
     assert stack.local.repo.events.get_event(e.event_id).verdict is None
     token = stack.local.add_user("apitemp", "viewer")
     assert api.get("/events", headers={"Authorization": f"Bearer {token}"}).status_code == 200
