@@ -6,8 +6,10 @@ small observer hooks the composition root passes in: the ingest service (acks an
 group commits), the gRPC interceptor (calls by method and code) and the web port's
 access log (requests by route template). Gauges of state (gateways, stored events,
 retention and dispatch queues) are read from the database at scrape time, on a worker
-thread. Labels hold gateway ids, route templates, method names, codes and states
-only: never plates, subjects, event ids, user names, paths or query strings.
+thread, and so is the GA/T 1400 link (edge/store/viid_push.py): its state in this
+process and its durable push queue. Labels hold gateway ids, route templates, method
+names, codes and states only: never plates, subjects, event ids, user names, paths,
+query strings, platform addresses or device IDs.
 """
 
 from __future__ import annotations
@@ -27,12 +29,13 @@ from prometheus_client import (
     Histogram,
     generate_latest,
 )
-from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.metrics_core import Metric
 from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from edge.api.types import PlatformLink
 from edge.store.auth import METHOD_ACCESS
 from edge.store.config import MetricsConfig, Retention
 from edge.store.repository import Repository
@@ -48,6 +51,8 @@ DAY_US = 86_400 * US
 CONNECTED_WINDOW_S = 60
 #: the retention gauge counts due events up to this many (one bounded query)
 RETENTION_COUNT_CAP = 10_000
+#: states of the GA/T 1400 link that mean "the platform takes our pushes"
+VIID_UP_STATES = frozenset({"registered"})
 _LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
 _BATCH_BUCKETS = (1, 2, 4, 8, 16, 32, 64, 128, 256)
 
@@ -130,10 +135,13 @@ class StoreMetrics:
         retention: Retention,
         clock: Callable[[], int],
         dispatch_counts: Callable[[], dict[str, int]] | None,
+        viid_link: Callable[[], PlatformLink] | None = None,
     ) -> None:
+        """State gauges from ``repo`` (and the dispatch queue and the GA/T 1400 link,
+        when the store has them), read at each scrape."""
         if self._state is not None:  # a restarted store reads its new repository
             self.registry.unregister(self._state)
-        self._state = _StateCollector(repo, retention, clock, dispatch_counts)
+        self._state = _StateCollector(repo, retention, clock, dispatch_counts, viid_link)
         self.registry.register(self._state)
 
     def asgi_app(self, config: MetricsConfig, host: str) -> ASGIApp | None:
@@ -197,16 +205,19 @@ class _StateCollector:
         retention: Retention,
         clock: Callable[[], int],
         dispatch_counts: Callable[[], dict[str, int]] | None,
+        viid_link: Callable[[], PlatformLink] | None,
     ) -> None:
         self._repo = repo
         self._retention = retention
         self._clock = clock
         self._dispatch_counts = dispatch_counts
+        self._viid_link = viid_link
 
     def collect(self) -> Iterator[Metric]:
         up = GaugeMetricFamily("edgewatch_state_up", "1 when the state gauges could be read")
         try:
             yield from self._state()
+            yield from self._viid()
             up.add_metric([], 1)
         except Exception:  # a scrape during a database outage still answers
             log.warning("metrics: store state could not be read", exc_info=True)
@@ -259,3 +270,35 @@ class _StateCollector:
             for state in ("pending", "delivered", "failed"):
                 queue.add_metric([state], counts.get(state, 0))
             yield queue
+
+    def _viid(self) -> Iterator[Metric]:
+        """The GA/T 1400 push link: up in this process, the queue (shared by every store
+        process on the database), attempts by this process."""
+        if self._viid_link is None:
+            return
+        link = self._viid_link()
+        yield GaugeMetricFamily(
+            "edgewatch_viid_up",
+            "1 while this store process is registered at the GA/T 1400 platform",
+            value=1 if link.state in VIID_UP_STATES else 0,
+        )
+        pushes = GaugeMetricFamily(
+            "edgewatch_viid_pushes",
+            "GA/T 1400 objects in the push queue by state",
+            labels=["state"],
+        )
+        pushes.add_metric(["pending"], link.pending)
+        pushes.add_metric(["delivered"], link.delivered)
+        pushes.add_metric(["refused"], link.refused)
+        yield pushes
+        if link.oldest_pending_us:
+            yield GaugeMetricFamily(
+                "edgewatch_viid_oldest_pending_timestamp_seconds",
+                "When the oldest GA/T 1400 push still waiting was queued",
+                value=link.oldest_pending_us / US,
+            )
+        yield CounterMetricFamily(
+            "edgewatch_viid_attempts",
+            "GA/T 1400 push attempts (objects sent) by this store process",
+            value=link.attempts,
+        )

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 
 import httpx
 
@@ -27,26 +26,6 @@ from edge.store.sql import Database
 from edge.store.viid_push import ViidPush
 
 log = logging.getLogger(__name__)
-
-
-@dataclass(frozen=True, slots=True)
-class PlatformStats:
-    """Numbers for metrics (the web engineer's per-store Prometheus registry)."""
-
-    links: tuple[PlatformLink, ...]
-
-    def gauges(self) -> dict[str, float]:
-        """Flat ``name{link} -> value`` pairs, e.g. for prometheus-client Gauges."""
-        out: dict[str, float] = {}
-        for link in self.links:
-            out[f"edgewatch_link_up{{link={link.name}}}"] = float(
-                link.state in ("registered", "active")
-            )
-            out[f"edgewatch_link_pending{{link={link.name}}}"] = float(link.pending)
-            out[f"edgewatch_link_delivered{{link={link.name}}}"] = float(link.delivered)
-            out[f"edgewatch_link_refused{{link={link.name}}}"] = float(link.refused)
-            out[f"edgewatch_link_attempts{{link={link.name}}}"] = float(link.attempts)
-        return out
 
 
 class Platform:
@@ -151,6 +130,3 @@ class Platform:
             oldest_pending_us=None if oldest is None else int(oldest),
             attempts=0,
         )
-
-    def stats(self) -> PlatformStats:
-        return PlatformStats(self.links())

@@ -169,8 +169,13 @@ class StoreServer:
         web = self._web
         dispatch = web.dispatch if web else None
         self._platform.start(dispatch, lambda: web.server.public_url if web else None)
+        viid = self._platform.viid
         self.metrics.watch_state(
-            repo, cfg.retention, self._clock, dispatch.queue_counts if dispatch else None
+            repo,
+            cfg.retention,
+            self._clock,
+            dispatch.queue_counts if dispatch else None,
+            viid.status if viid is not None else None,
         )
         auditor.record("system:store", "store.start", {"listen": cfg.listen, "db": repo.backend})
         log.info("store serving", extra={"listen": cfg.listen, "port": self.port})

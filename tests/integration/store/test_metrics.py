@@ -90,6 +90,8 @@ def test_counters_move_after_a_real_ingest(deployment: Deployment, cli: Cli) -> 
     assert value(after, "edgewatch_gateway_problems", gateway="gw-1") >= 1
     assert value(after, "edgewatch_retention_due_events") == 0
     assert value(after, "edgewatch_state_up") == 1
+    # no viid: section, so no GA/T 1400 link metrics (tests/integration/viid has them)
+    assert not [n for (n, _) in after if n.startswith("edgewatch_viid")]
     # no personal data in any label: plates, subjects, event ids, users, paths, queries
     forbidden = {plate, "粤B12345", "subj-7", "reviewer", "no-such-event"}
     forbidden |= {s.event.event_id for s in chain + gap}
