@@ -26,8 +26,6 @@ import hashlib
 import logging
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass
-from typing import Literal
 
 from edge.backoff import backoff_delay
 from edge.errors import AuthError, NotFoundError, StoreError
@@ -47,52 +45,12 @@ from edge.store.dispatch_io import (
 )
 from edge.store.dispatch_links import PackageLinks
 from edge.store.dispatch_payload import case_payload, withdrawal_payload
-from edge.store.platform_schema import add_column
+from edge.store.dispatch_table import DispatchRecord, DispatchTable
 from edge.store.repository import Repository, StoredEvent
 from edge.store.review_service import ReviewService
-from edge.store.sql import Database, Row
+from edge.store.sql import Database
 
 log = logging.getLogger(__name__)
-
-DispatchState = Literal["pending", "delivered", "failed"]
-LEASE_US = 120_000_000
-
-_SCHEMA = (
-    "CREATE TABLE IF NOT EXISTS dispatches ("
-    " id TEXT PRIMARY KEY, event_id TEXT NOT NULL, created_at_us BIGINT NOT NULL,"
-    " created_by TEXT NOT NULL, state TEXT NOT NULL, attempts INTEGER NOT NULL DEFAULT 0,"
-    " next_attempt_us BIGINT NOT NULL, lease_until_us BIGINT NOT NULL DEFAULT 0,"
-    " last_status TEXT NOT NULL DEFAULT '', delivered_at_us BIGINT,"
-    " package_sha256 TEXT NOT NULL, payload TEXT NOT NULL)",
-    "CREATE INDEX IF NOT EXISTS ix_dispatches_event ON dispatches (event_id, created_at_us)",
-    "CREATE INDEX IF NOT EXISTS ix_dispatches_due ON dispatches (state, next_attempt_us)",
-)
-_COLUMNS = (
-    "id, event_id, created_at_us, created_by, state, attempts, next_attempt_us,"
-    " last_status, delivered_at_us, package_sha256, purpose"
-)
-
-
-@dataclass(frozen=True, slots=True)
-class DispatchRecord:
-    dispatch_id: str
-    event_id: str
-    created_at_us: int
-    created_by: str
-    state: str  # DispatchState
-    attempts: int
-    next_attempt_us: int
-    last_status: str  # "HTTP 200", "HTTP 503", "timed out", ...
-    delivered_at_us: int | None
-    package_sha256: str
-    purpose: str = "case"  # "case" | "withdraw" (the receiver is told of a rejection)
-
-
-def _record(r: Row) -> DispatchRecord:
-    return DispatchRecord(
-        str(r[0]), str(r[1]), int(r[2]), str(r[3]), str(r[4]), int(r[5]), int(r[6]),
-        str(r[7]), None if r[8] is None else int(r[8]), str(r[9]), str(r[10]),
-    )  # fmt: skip
 
 
 class DispatchService:
@@ -110,7 +68,6 @@ class DispatchService:
         link_ttl_s: int = 7 * 86400,
     ) -> None:
         self._config = config
-        self._db = db
         self._repo = repo
         self._review = review
         self._blobs = blobs
@@ -121,6 +78,7 @@ class DispatchService:
         self._sender: WebhookSender = sender or UrllibSender()
         self._key = b""
         self._links = PackageLinks(db, self._base, link_ttl_s)
+        self._table = DispatchTable(db)
         self._wake = threading.Event()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -136,9 +94,8 @@ class DispatchService:
     def open(self) -> None:
         """Read the key (fail fast) and create the dispatch table if needed."""
         self._key = load_key(self._config)
-        self._db.migrate(list(_SCHEMA))
+        self._table.open()
         self._links.open()
-        add_column(self._db, "dispatches", "purpose", "TEXT NOT NULL DEFAULT 'case'")
 
     def start(self) -> None:
         if not self._key:
@@ -157,19 +114,10 @@ class DispatchService:
     # --- reviewer side ----------------------------------------------------------------
 
     def for_event(self, event_id: str) -> list[DispatchRecord]:
-        with self._db.read() as tx:
-            rows = tx.rows(
-                f"SELECT {_COLUMNS} FROM dispatches WHERE event_id = ? ORDER BY created_at_us",
-                (event_id,),
-            )
-        return [_record(r) for r in rows]
+        return self._table.for_event(event_id)
 
     def get(self, dispatch_id: str) -> DispatchRecord:
-        with self._db.read() as tx:
-            r = tx.row(f"SELECT {_COLUMNS} FROM dispatches WHERE id = ?", (dispatch_id,))
-        if r is None:
-            raise NotFoundError(f"no dispatch {dispatch_id!r}")
-        return _record(r)
+        return self._table.get(dispatch_id)
 
     def dispatch(self, who: Principal, event_id: str) -> DispatchRecord:
         """Create a dispatch of a confirmed event; the worker delivers it."""
@@ -212,23 +160,11 @@ class DispatchService:
         self._blobs.put(sha, package)
         dispatch_id, now = uuid7(), self._clock()
         body = self._payload(stored, by_name, dispatch_id, sha, now, rule)
-        self._insert(dispatch_id, event_id, now, actor, sha, body, "case")
+        self._table.insert(dispatch_id, event_id, now, actor, sha, body, "case")
         detail = {"event_id": event_id, "dispatch_id": dispatch_id, "package_sha256": sha}
         self._auditor.record(who, "dispatch.create", {**detail, **({"rule": rule} if rule else {})})
         self._wake.set()
         return self.get(dispatch_id)
-
-    def _insert(
-        self, dispatch_id: str, event_id: str, now: int, actor: str, sha: str, body: str,
-        purpose: str,
-    ) -> None:  # fmt: skip
-        with self._db.write() as tx:
-            tx.run(
-                "INSERT INTO dispatches (id, event_id, created_at_us, created_by, state,"
-                " next_attempt_us, package_sha256, payload, purpose)"
-                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                (dispatch_id, event_id, now, actor, "pending", now, sha, body, purpose),
-            )
 
     def withdraw(self, who: Principal, event_id: str, note: str) -> list[str]:
         """The match was rejected: cancel unsent case dispatches, tell the receiver of sent
@@ -238,26 +174,17 @@ class DispatchService:
         for d in self.for_event(event_id):
             if d.purpose != "case" or d.state == "failed":
                 continue
-            if d.state == "pending" and self._cancel(d.dispatch_id, now):
+            if d.state == "pending" and self._table.cancel(d.dispatch_id, now):
                 done.append(f"{d.dispatch_id}: cancelled before delivery")
                 continue
             wid = uuid7()
             body = withdrawal_payload(wid, d.dispatch_id, event_id, note, who.name, now)
-            self._insert(wid, event_id, now, who.actor, d.package_sha256, body, "withdraw")
+            self._table.insert(wid, event_id, now, who.actor, d.package_sha256, body, "withdraw")
             done.append(f"{d.dispatch_id}: withdrawal {wid} queued")
         if done:
             self._auditor.record(who, "dispatch.withdraw", {"event_id": event_id, "done": done})
             self._wake.set()
         return done
-
-    def _cancel(self, dispatch_id: str, now: int) -> bool:
-        with self._db.write() as tx:
-            n = tx.run(
-                "UPDATE dispatches SET state = 'failed', last_status = 'cancelled: rejected"
-                " before delivery' WHERE id = ? AND state = 'pending' AND lease_until_us < ?",
-                (dispatch_id, now),
-            )
-        return n == 1
 
     def package(
         self, who: Principal | str, dispatch_id: str, via: str = "session"
@@ -288,9 +215,7 @@ class DispatchService:
 
     def queue_counts(self) -> dict[str, int]:
         """Dispatches by state (pending ones are the send queue)."""
-        with self._db.read() as tx:
-            rows = tx.rows("SELECT state, COUNT(*) FROM dispatches GROUP BY state")
-        return {str(r[0]): int(r[1]) for r in rows}
+        return self._table.counts()
 
     def _payload(
         self,
@@ -312,29 +237,11 @@ class DispatchService:
 
     # --- worker side ------------------------------------------------------------------
 
-    def _claim(self, now: int, limit: int = 8) -> list[tuple[str, str, str, int]]:
-        claimed = []
-        with self._db.write() as tx:
-            rows = tx.rows(
-                "SELECT id, event_id, payload, attempts FROM dispatches WHERE state = 'pending'"
-                " AND next_attempt_us <= ? AND lease_until_us < ?"
-                " ORDER BY next_attempt_us LIMIT ?",
-                (now, now, limit),
-            )
-            for r in rows:
-                n = tx.run(
-                    "UPDATE dispatches SET lease_until_us = ? WHERE id = ? AND lease_until_us < ?",
-                    (now + LEASE_US, r[0], now),
-                )
-                if n == 1:
-                    claimed.append((str(r[0]), str(r[1]), str(r[2]), int(r[3])))
-        return claimed
-
     def run_due(self) -> int:
         """Attempt every due dispatch once; returns how many attempts were made."""
-        due = self._claim(self._clock())
-        for dispatch_id, event_id, payload, attempts in due:
-            self._attempt(dispatch_id, event_id, payload.encode("utf-8"), attempts + 1)
+        due = self._table.claim(self._clock())
+        for c in due:
+            self._attempt(c.dispatch_id, c.event_id, c.payload.encode("utf-8"), c.attempts + 1)
         return len(due)
 
     def _send(self, dispatch_id: str, body: bytes, attempt: int) -> tuple[bool, str]:
@@ -381,12 +288,7 @@ class DispatchService:
                 **({"next_attempt_us": next_us} if state == "pending" else {}),
             },
         )
-        with self._db.write() as tx:
-            tx.run(
-                "UPDATE dispatches SET attempts = ?, state = ?, next_attempt_us = ?,"
-                " lease_until_us = 0, last_status = ?, delivered_at_us = ? WHERE id = ?",
-                (attempt, state, next_us, status, now if ok else None, dispatch_id),
-            )
+        self._table.finish(dispatch_id, attempt, state, next_us, status, now if ok else None)
         log.info(
             "dispatch attempt",
             extra={
@@ -398,11 +300,10 @@ class DispatchService:
         )
 
     def _next_wait_s(self) -> float:
-        with self._db.read() as tx:
-            r = tx.row("SELECT MIN(next_attempt_us) FROM dispatches WHERE state = 'pending'")
-        if r is None or r[0] is None:
+        due_us = self._table.next_due_us()
+        if due_us is None:
             return 5.0
-        return max(0.01, min(5.0, (int(r[0]) - self._clock()) / 1e6))
+        return max(0.01, min(5.0, (due_us - self._clock()) / 1e6))
 
     def _run(self) -> None:
         while not self._stop.is_set():
