@@ -74,6 +74,16 @@ def test_gateway_and_client_configs_do_not_import_the_store() -> None:
     assert _violations(files, ("edge.store",)) == []
 
 
+def test_gateway_and_the_viid_core_do_not_import_the_store() -> None:
+    """Gateway and store are siblings; edge/viid (GA/T 1400 objects, IDs, digest auth) is
+    shared by both, so it imports neither."""
+    gateway = list((PACKAGE / "gateway").rglob("*.py"))
+    viid = list((PACKAGE / "viid").rglob("*.py"))
+    assert {f.name for f in gateway} >= {"viid_config.py", "viid_source.py", "viid_app.py"}
+    assert _violations(gateway, ("edge.store",)) == []
+    assert _violations(viid, ("edge.store", "edge.gateway", "edge.cli")) == []
+
+
 def test_no_test_tooling_in_the_package() -> None:
     shipped = {_module(f) for f in PACKAGE.rglob("*.py")}
     moved = {"edge.store.loadgen", "edge.gateway.backlog", "edge.evidence.samples"}
