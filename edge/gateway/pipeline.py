@@ -17,7 +17,7 @@ from typing import Protocol
 
 from edge.evidence.model import MatchEvent
 from edge.gateway.config import CameraConfig, TrackingConfig
-from edge.gateway.evidence import EvidenceBuilder, SceneMatches
+from edge.gateway.evidence import EvidenceBuilder, SceneMatches, upscale_scene
 from edge.gateway.motion import MotionGate
 from edge.gateway.outbox import Builder, OutboxEntry
 from edge.gateway.recognise import (
@@ -162,6 +162,15 @@ class CameraPipeline:
             location=(loc.lat, loc.lon) if loc else None,
             supersedes=supersedes,
         )
+        if frame.hires is not None:  # analysed on the sub-stream: evidence from the main
+            hires = frame.hires()
+            if hires is not None:
+                scene = upscale_scene(scene, hires)
+            else:
+                log.warning(
+                    "main-stream picture not buffered; evidence at analysis resolution",
+                    extra={"camera_id": self._camera.id},
+                )
         encoded = self._builder.encode_blobs(scene)
         built: list[MatchEvent] = []
 

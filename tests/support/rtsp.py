@@ -17,7 +17,7 @@ import signal
 import socket
 import subprocess
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from types import TracebackType
 from typing import Any
@@ -241,3 +241,27 @@ def frame_counter(image: Any) -> int:
         if float(cell.mean()) > 127:
             n |= 1 << bit
     return n
+
+
+# -- reading a FrameSource in tests ----------------------------------------------------
+
+
+def wait_for(cond: Callable[[], bool], timeout: float = 10.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not cond():
+        if time.monotonic() > deadline:
+            raise AssertionError("condition not reached in time")
+        time.sleep(0.05)
+
+
+def read_n(src: Any, n: int, timeout: float = 10.0) -> list[Any]:
+    """``n`` frames from a started FrameSource, or AssertionError after ``timeout``."""
+    frames: list[Any] = []
+    deadline = time.monotonic() + timeout
+    while len(frames) < n:
+        if time.monotonic() > deadline:
+            raise AssertionError(f"only {len(frames)} of {n} frames")
+        frame = src.read(0.5)
+        if frame is not None:
+            frames.append(frame)
+    return frames
