@@ -180,13 +180,15 @@ def encode_clip(
     bitrate: str | None = None,
     source: str = "testsrc",
     counter: bool = False,
+    preset: str = "ultrafast",
 ) -> Path:
     """Encode a test clip (MPEG-TS for ``.ts``, MP4 for ``.mp4``) from an lavfi
     ``source`` (``testsrc``, ``testsrc2``, ...) or, if ``source`` is a file path, from
     that video (scaled, cut to ``seconds``). No B-frames (the server sends in decode
     order). ``gop`` defaults to one keyframe per second. ``counter`` scales a frame's
     number into the top-left 8x8 block grid (see ``frame_counter``) so a test can tell
-    which source frame a decoded picture is, at any resolution."""
+    which source frame a decoded picture is, at any resolution. ``preset``: x264/x265's
+    (ultrafast is quick to make and to decode; cameras' streams decode like veryfast)."""
     if codec not in ("h264", "h265"):
         raise ValueError(f"codec {codec!r}: allowed h264, h265")
     w, h = size
@@ -198,7 +200,7 @@ def encode_clip(
         vf = []
     if counter:
         vf.append(_counter_filter(w, h))
-    enc = ["-c:v", "libx264" if codec == "h264" else "libx265", "-preset", "ultrafast"]
+    enc = ["-c:v", "libx264" if codec == "h264" else "libx265", "-preset", preset]
     enc += ["-bf", "0", "-g", str(gop or fps), "-pix_fmt", "yuv420p"]
     if codec == "h265":
         enc += ["-x265-params", f"bframes=0:keyint={gop or fps}:log-level=error"]

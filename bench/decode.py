@@ -1,0 +1,118 @@
+"""Decode cost per camera stream: OpenCV's capture against the PyAV ways of reading
+that edge.gateway.av_stream uses, in one process on one clip.
+
+    PYTHONPATH=. python bench/decode.py [--seconds 12] [--source FILE] [--fps 5]
+
+Encodes (x264 veryfast: CABAC, deblocking, as cameras do) a 1080p / 25 fps / 4 Mbit/s
+H.264 clip (no B-frames, 1 s GOP, like a camera's
+main stream) and a 640x360 / 25 fps sub-stream from the dev set's pedestrian video
+(or testsrc2), then reads each from the file (decode cost only; RTP depayloading is
+small beside it) and prints process CPU time (all threads) per stream frame, cores
+per 25 fps stream, and the ratio against OpenCV read measured in the same run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import av
+import cv2
+
+from tests.support.rtsp import encode_clip
+
+
+def opencv(path: Path, retrieve: bool) -> int:
+    cap = cv2.VideoCapture(str(path), cv2.CAP_FFMPEG)
+    n = 0
+    while cap.grab():
+        if retrieve:
+            cap.retrieve()
+        n += 1
+    cap.release()
+    return n
+
+
+def pyav(path: Path, mode: str, fps: float) -> int:
+    """mode: all (decode + convert every frame), rate (decode all, convert at fps),
+    keyframes (decode keyframes only, convert them)."""
+    n = 0
+    with av.open(str(path)) as container:
+        stream = container.streams.video[0]
+        stream.codec_context.thread_count = 1
+        if mode == "keyframes":
+            stream.codec_context.skip_frame = "NONKEY"
+        every = max(1, round(float(stream.average_rate or 25) / fps))
+        for packet in container.demux(stream):
+            n += 1
+            for i, frame in enumerate(packet.decode()):
+                if mode != "rate" or (n + i) % every == 0:
+                    frame.to_ndarray(format="bgr24")
+    return n
+
+
+def cpu_ms_per_frame(run: Callable[[], int], repeat: int) -> float:
+    best = float("inf")
+    for _ in range(repeat):
+        t0 = time.process_time()
+        frames = run()
+        best = min(best, (time.process_time() - t0) * 1000 / frames)
+    return best
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--seconds", type=float, default=12.0)
+    ap.add_argument("--fps", type=float, default=5.0, help="analysis rate")
+    ap.add_argument("--repeat", type=int, default=2)
+    default = Path(os.environ.get("EDGE_EVAL_DIR", "../shared/eval"))
+    ap.add_argument("--source", default=str(default / "video/pedestrians_arcade_1080p.mp4"))
+    args = ap.parse_args()
+    source = args.source if Path(args.source).exists() else "testsrc2"
+    with tempfile.TemporaryDirectory() as tmp:
+        main_clip = encode_clip(
+            Path(tmp) / "main.ts",
+            size=(1920, 1080),
+            fps=25,
+            seconds=args.seconds,
+            bitrate="4M",
+            source=source,
+        )
+        sub_clip = encode_clip(
+            Path(tmp) / "sub.ts",
+            size=(640, 360),
+            fps=25,
+            seconds=args.seconds,
+            bitrate="512k",
+            source=source,
+        )
+        cases: list[tuple[str, Callable[[], int]]] = [
+            ("opencv read (baseline)", lambda: opencv(main_clip, True)),
+            ("opencv grab only", lambda: opencv(main_clip, False)),
+            ("pyav decode+convert all", lambda: pyav(main_clip, "all", args.fps)),
+            (
+                f"pyav decode all, convert {args.fps:g} fps",
+                lambda: pyav(main_clip, "rate", args.fps),
+            ),
+            ("pyav keyframes only", lambda: pyav(main_clip, "keyframes", args.fps)),
+            (
+                f"pyav 640x360 sub, convert {args.fps:g} fps",
+                lambda: pyav(sub_clip, "rate", args.fps),
+            ),
+        ]
+        print(f"source: {source}; {args.seconds:g} s, 1080p25 4 Mbit/s H.264 (x264 veryfast)")
+        print(f"cv2 {cv2.__version__}, av {av.__version__}, FFmpeg {av.ffmpeg_version_info}")
+        base = None
+        for name, run in cases:
+            ms = cpu_ms_per_frame(run, args.repeat)
+            base = base or ms
+            cores = ms * 25 / 1000
+            print(f"{name:38s} {ms:6.2f} ms CPU/frame {cores:5.3f} cores/stream x{ms / base:.2f}")
+
+
+if __name__ == "__main__":
+    main()
