@@ -25,6 +25,18 @@ from urllib.parse import quote
 
 SYSTEM_PYTHON = "/usr/bin/python3"
 SERVER_SCRIPT = Path(__file__).with_name("rtsp_server.py")
+#: the GStreamer elements rtsp_server.py builds its pipelines from
+SERVER_ELEMENTS = (
+    "appsrc",
+    "appsink",
+    "filesrc",
+    "tsdemux",
+    "qtdemux",
+    "h264parse",
+    "h265parse",
+    "rtph264pay",
+    "rtph265pay",
+)
 
 
 def free_port() -> int:
@@ -39,8 +51,10 @@ def missing_tools() -> str | None:
     if shutil.which("ffmpeg") is None or shutil.which("ffprobe") is None:
         return "ffmpeg/ffprobe not installed (Debian: ffmpeg)"
     probe = (
-        "import gi; gi.require_version('GstRtspServer', '1.0');"
-        "from gi.repository import GstRtspServer"
+        "import gi; gi.require_version('GstRtspServer', '1.0'); gi.require_version('Gst', '1.0');"
+        "from gi.repository import Gst, GstRtspServer; Gst.init(None);"
+        f"missing = [e for e in {SERVER_ELEMENTS!r} if Gst.ElementFactory.find(e) is None];"
+        "assert not missing, missing"
     )
     try:
         subprocess.run([SYSTEM_PYTHON, "-c", probe], check=True, capture_output=True)
