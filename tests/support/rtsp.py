@@ -198,15 +198,18 @@ def encode_clip(
 ) -> Path:
     """Encode a test clip (MPEG-TS for ``.ts``, MP4 for ``.mp4``) from an lavfi
     ``source`` (``testsrc``, ``testsrc2``, ...) or, if ``source`` is a file path, from
-    that video (scaled, cut to ``seconds``). No B-frames (the server sends in decode
-    order). ``gop`` defaults to one keyframe per second. ``counter`` scales a frame's
-    number into the top-left 8x8 block grid (see ``frame_counter``) so a test can tell
-    which source frame a decoded picture is, at any resolution. ``preset``: x264/x265's
+    that video or still picture (scaled, cut to ``seconds``). No B-frames (the server
+    sends in decode order). ``gop`` defaults to one keyframe per second. ``counter``
+    burns a frame's number into a row of boxes along the top (see ``frame_counter``) so
+    a test can tell which source frame a decoded picture is, at any resolution. ``preset``: x264/x265's
     (ultrafast is quick to make and to decode; cameras' streams decode like veryfast)."""
     if codec not in ("h264", "h265"):
         raise ValueError(f"codec {codec!r}: allowed h264, h265")
     w, h = size
-    if Path(source).exists():
+    if Path(source).suffix.lower() in (".jpg", ".jpeg", ".png"):
+        inputs = ["-loop", "1", "-framerate", str(fps), "-i", source]
+        vf = [f"scale={w}:{h}"]
+    elif Path(source).exists():
         inputs = ["-stream_loop", "-1", "-i", source]
         vf = [f"scale={w}:{h}", f"fps={fps}"]
     else:
@@ -223,7 +226,9 @@ def encode_clip(
     cmd = ["ffmpeg", "-v", "error", "-y", *inputs, "-t", str(seconds)]
     if vf:
         cmd += ["-vf", ",".join(vf)]
-    subprocess.run([*cmd, *enc, "-an", str(path)], check=True, capture_output=True)
+    done = subprocess.run([*cmd, *enc, "-an", str(path)], capture_output=True, text=True)
+    if done.returncode != 0:
+        raise RuntimeError(f"ffmpeg could not encode {path.name}: {done.stderr[-1500:]}")
     return path
 
 
