@@ -201,8 +201,9 @@ def encode_clip(
     that video or still picture (scaled, cut to ``seconds``). No B-frames (the server
     sends in decode order). ``gop`` defaults to one keyframe per second. ``counter``
     burns a frame's number into a row of boxes along the top (see ``frame_counter``) so
-    a test can tell which source frame a decoded picture is, at any resolution. ``preset``: x264/x265's
-    (ultrafast is quick to make and to decode; cameras' streams decode like veryfast)."""
+    a test can tell which source frame a decoded picture is, at any resolution.
+    ``preset``: x264/x265's (ultrafast is quick to make and to decode; cameras'
+    streams decode like veryfast)."""
     if codec not in ("h264", "h265"):
         raise ValueError(f"codec {codec!r}: allowed h264, h265")
     w, h = size
