@@ -107,6 +107,20 @@ class CameraConfig(StrictModel):
     location: Location | None = None
     analysis: AnalysisConfig = AnalysisConfig()
 
+    @model_validator(mode="after")
+    def _sub_stream(self) -> CameraConfig:
+        streams = ("rtsp://", "rtsps://", "http://", "https://")
+        if self.detect_source is not None and not (
+            self.source.lower().startswith(streams)
+            and self.detect_source.lower().startswith(streams)
+        ):
+            # no URL in the message: it may carry a password
+            raise ValueError(
+                f"camera {self.id}: detect_source (a sub-stream) needs source and "
+                "detect_source to be rtsp://, rtsps:// or http(s):// stream URLs"
+            )
+        return self
+
     @field_validator("roi")
     @classmethod
     def _roi(cls, v: NormRect | None) -> NormRect | None:

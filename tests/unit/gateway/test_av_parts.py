@@ -6,8 +6,11 @@ from __future__ import annotations
 from fractions import Fraction
 
 import numpy as np
+import pytest
+from pydantic import ValidationError
 
 from edge.gateway.av_common import PtsClock, open_options
+from edge.gateway.config import CameraConfig
 from edge.gateway.evidence import HIRES_REDACT_MARGIN, MatchedFace, SceneMatches, upscale_scene
 from edge.gateway.sources import SourceSettings
 from edge.vision.types import Box
@@ -44,3 +47,11 @@ def test_upscale_scene_scales_boxes_and_grows_the_redacted_ones() -> None:
     assert up.faces[0].box == Box(40, 40, 80, 120) and up.faces[0].subject_id == "s1"
     grown = Box(400, 160, 440, 200).expand(HIRES_REDACT_MARGIN)
     assert up.redact_boxes == (grown,)
+
+
+def test_detect_source_needs_two_stream_urls() -> None:
+    ok = CameraConfig(id="c1", source="rtsp://h/main", detect_source="rtsp://h/sub")
+    assert ok.detect_source == "rtsp://h/sub"
+    for source, detect in (("file:/x.mp4", "rtsp://h/sub"), ("rtsp://h/main", "usb:0")):
+        with pytest.raises(ValidationError, match=r"detect_source .* stream URLs"):
+            CameraConfig(id="c1", source=source, detect_source=detect)
