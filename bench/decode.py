@@ -8,7 +8,10 @@ H.264 clip (no B-frames, 1 s GOP, like a camera's
 main stream) and a 640x360 / 25 fps sub-stream from the dev set's pedestrian video
 (or testsrc2), then reads each from the file (decode cost only; RTP depayloading is
 small beside it) and prints process CPU time (all threads) per stream frame, cores
-per 25 fps stream, and the ratio against OpenCV read measured in the same run.
+per 25 fps stream, and the ratio against OpenCV read measured in the same run. Then
+the same clips over RTSP/TCP from the GStreamer test server through the gateway's own
+readers (the old OpenCV StreamSource as baseline, AvStreamSource), CPU per received
+frame of this process (the server's CPU is its own).
 """
 
 from __future__ import annotations
@@ -23,7 +26,10 @@ from pathlib import Path
 import av
 import cv2
 
-from tests.support.rtsp import encode_clip
+from edge.gateway.av_stream import AvStreamSource
+from edge.gateway.sources import SourceSettings
+from edge.gateway.stream_source import StreamSource
+from tests.support.rtsp import RtspServer, encode_clip, missing_tools
 
 
 def opencv(path: Path, retrieve: bool) -> int:
@@ -55,6 +61,35 @@ def pyav(path: Path, mode: str, fps: float) -> int:
     return n
 
 
+def over_rtsp(url: str, kind: str, fps: float, seconds: float) -> float:
+    """ms of process CPU per frame received by the gateway's own reader over RTSP/TCP
+    for ``seconds``: the old OpenCV StreamSource (every frame read and converted) or
+    AvStreamSource (every frame decoded, converted at ``fps``)."""
+    settings = SourceSettings()
+    src = (
+        StreamSource("bench", url, settings)
+        if kind == "opencv"
+        else AvStreamSource("bench", url, settings, fps=fps)
+    )
+    src.start()
+    try:
+        wait_until = time.monotonic() + 15
+        while src.stats().received == 0 and time.monotonic() < wait_until:
+            src.read(0.1)
+        t0 = time.process_time()
+        start = src.stats().received
+        end = time.monotonic() + seconds
+        while time.monotonic() < end:
+            src.read(0.1)
+        received = src.stats().received - start
+        cpu = time.process_time() - t0
+    finally:
+        src.stop()
+    if received == 0:
+        raise RuntimeError(f"{kind}: no frames over RTSP")
+    return cpu * 1000 / received
+
+
 def cpu_ms_per_frame(run: Callable[[], int], repeat: int) -> float:
     best = float("inf")
     for _ in range(repeat):
@@ -69,6 +104,7 @@ def main() -> None:
     ap.add_argument("--seconds", type=float, default=12.0)
     ap.add_argument("--fps", type=float, default=5.0, help="analysis rate")
     ap.add_argument("--repeat", type=int, default=2)
+    ap.add_argument("--rtsp-seconds", type=float, default=8.0, help="per RTSP case")
     default = Path(os.environ.get("EDGE_EVAL_DIR", "../shared/eval"))
     ap.add_argument("--source", default=str(default / "video/pedestrians_arcade_1080p.mp4"))
     args = ap.parse_args()
@@ -110,8 +146,23 @@ def main() -> None:
         for name, run in cases:
             ms = cpu_ms_per_frame(run, args.repeat)
             base = base or ms
-            cores = ms * 25 / 1000
-            print(f"{name:38s} {ms:6.2f} ms CPU/frame {cores:5.3f} cores/stream x{ms / base:.2f}")
+            _row(name, ms, base)
+        why = missing_tools()
+        if why:
+            print(f"RTSP cases skipped: {why}")
+            return
+        print("over RTSP/TCP from the GStreamer test server, the gateway's readers:")
+        with RtspServer({"main": main_clip, "sub": sub_clip}) as server:
+            base = over_rtsp(server.url("main"), "opencv", args.fps, args.rtsp_seconds)
+            _row("StreamSource (OpenCV) main (baseline)", base, base)
+            for mount in ("main", "sub"):
+                ms = over_rtsp(server.url(mount), "pyav", args.fps, args.rtsp_seconds)
+                _row(f"AvStreamSource {mount}, fps {args.fps:g}", ms, base)
+
+
+def _row(name: str, ms: float, base: float) -> None:
+    cores = ms * 25 / 1000
+    print(f"{name:40s} {ms:6.2f} ms CPU/frame {cores:5.3f} cores/stream x{ms / base:.2f}")
 
 
 if __name__ == "__main__":
