@@ -168,7 +168,7 @@ class AvStreamSource(StreamSource):
             with self._cond:
                 self._decode_errors += 1
                 self._corrupt += 1
-            return state.failures < self._settings.max_corrupt_run
+            return state.failures < self._settings.read_failures_before_reconnect
         state.failures = 0
         for frame in frames:
             state.last_ok = time.monotonic()
