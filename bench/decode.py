@@ -11,7 +11,8 @@ small beside it) and prints process CPU time (all threads) per stream frame, cor
 per 25 fps stream, and the ratio against OpenCV read measured in the same run. Then
 the same clips over RTSP/TCP from the GStreamer test server through the gateway's own
 readers (the old OpenCV StreamSource as baseline, AvStreamSource), CPU per received
-frame of this process (the server's CPU is its own).
+frame of this process (the server's CPU is its own). Last, ``--connect`` cameras
+started at once: seconds until each delivers its first frame.
 """
 
 from __future__ import annotations
@@ -90,6 +91,30 @@ def over_rtsp(url: str, kind: str, fps: float, seconds: float) -> float:
     return cpu * 1000 / received
 
 
+def first_frames(urls: list[str], kind: str, fps: float) -> list[float]:
+    """Seconds from start() to each camera's first frame, all started at once."""
+    settings = SourceSettings()
+    srcs = [
+        StreamSource(f"c{i}", u, settings)
+        if kind == "opencv"
+        else AvStreamSource(f"c{i}", u, settings, fps=fps)
+        for i, u in enumerate(urls)
+    ]
+    t0 = time.monotonic()
+    for src in srcs:
+        src.start()
+    firsts: dict[int, float] = {}
+    try:
+        while len(firsts) < len(srcs) and time.monotonic() - t0 < 60:
+            for i, src in enumerate(srcs):
+                if i not in firsts and src.read(0.01) is not None:
+                    firsts[i] = time.monotonic() - t0
+    finally:
+        for src in srcs:
+            src.stop()
+    return sorted(firsts.values())
+
+
 def cpu_ms_per_frame(run: Callable[[], int], repeat: int) -> float:
     best = float("inf")
     for _ in range(repeat):
@@ -105,6 +130,7 @@ def main() -> None:
     ap.add_argument("--fps", type=float, default=5.0, help="analysis rate")
     ap.add_argument("--repeat", type=int, default=2)
     ap.add_argument("--rtsp-seconds", type=float, default=8.0, help="per RTSP case")
+    ap.add_argument("--connect", type=int, default=8, help="cameras connecting at once")
     default = Path(os.environ.get("EDGE_EVAL_DIR", "../shared/eval"))
     ap.add_argument("--source", default=str(default / "video/pedestrians_arcade_1080p.mp4"))
     args = ap.parse_args()
@@ -158,6 +184,13 @@ def main() -> None:
             for mount in ("main", "sub"):
                 ms = over_rtsp(server.url(mount), "pyav", args.fps, args.rtsp_seconds)
                 _row(f"AvStreamSource {mount}, fps {args.fps:g}", ms, base)
+        n = args.connect
+        print(f"{n} cameras started at once (--live mounts), seconds to each first frame:")
+        with RtspServer({f"c{i}": main_clip for i in range(n)}, live=True) as server:
+            urls = [server.url(f"c{i}") for i in range(n)]
+            for kind, name in (("opencv", "StreamSource (OpenCV)"), ("pyav", "AvStreamSource")):
+                times = first_frames(urls, kind, args.fps)
+                print(f"{name:22s} {' '.join(f'{t:.1f}' for t in times)}")
 
 
 def _row(name: str, ms: float, base: float) -> None:

@@ -31,9 +31,14 @@ def test_pts_clock_keeps_the_least_delayed_offset_and_reanchors_on_jumps() -> No
 
 def test_open_options_per_protocol() -> None:
     s = SourceSettings(stall_timeout_s=2.5, rtsp_transport="udp")
-    assert open_options("rtsp://h/x", s) == {"rtsp_transport": "udp", "timeout": "2500000"}
+    probe = {"analyzeduration": "1000000"}
+    assert open_options("rtsp://h/x", s) == {
+        "rtsp_transport": "udp",
+        "timeout": "2500000",
+        **probe,
+    }
     auto = s.model_copy(update={"rtsp_transport": "auto"})
-    assert open_options("RTSPS://h/x", auto) == {"timeout": "2500000"}
+    assert open_options("RTSPS://h/x", auto) == {"timeout": "2500000", **probe}
     assert open_options("http://h/x.mjpg", s) == {"rw_timeout": "2500000"}
 
 
