@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import itertools
 import logging
+import os
+import signal
 import socket
 import threading
 import time
@@ -103,6 +105,29 @@ def test_server_that_stops_and_comes_back(clips: dict[str, Path], tmp_path: Path
     indexes = [f.index for f in first + again]
     times = [f.captured_at_us for f in first + again]
     assert indexes == sorted(set(indexes)) and times == sorted(set(times))
+
+
+def test_server_that_freezes_mid_stream_is_a_stall(clips: dict[str, Path], tmp_path: Path) -> None:
+    with RtspServer({"cam": clips["small"]}) as server:
+        src = open_source("cam-frozen", server.url("cam"), FAST, data_dir=tmp_path, fps=10)
+        src.start()
+        try:
+            read_n(src, 3)
+            assert server.proc is not None
+            os.killpg(server.proc.pid, signal.SIGSTOP)  # TCP stays open, nothing comes
+            try:
+                frozen = time.monotonic()
+                wait_for(lambda: src.stats().stalls >= 1, timeout=FAST.stall_timeout_s + 3)
+                assert time.monotonic() - frozen >= FAST.stall_timeout_s * 0.8
+                assert not src.stats().connected or src.stats().reconnects >= 1
+            finally:
+                os.killpg(server.proc.pid, signal.SIGCONT)
+            while src.read(0.05) is not None:
+                pass
+            read_n(src, 3)  # back after a reconnect
+        finally:
+            src.stop()
+    assert src.stats().reconnects >= 1
 
 
 @pytest.fixture
