@@ -155,6 +155,7 @@ def main() -> None:
             seconds=args.seconds,
             bitrate="4M",
             source=source,
+            preset="veryfast",
         )
         sub_clip = encode_clip(
             Path(tmp) / "sub.ts",
@@ -163,6 +164,7 @@ def main() -> None:
             seconds=args.seconds,
             bitrate="512k",
             source=source,
+            preset="veryfast",
         )
         b_clip = encode_clip(
             Path(tmp) / "bframes.ts",
