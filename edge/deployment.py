@@ -135,7 +135,6 @@ def init_deployment(
         *(_gateway(root, ca, n, store) for n in range(1, gateways + 1)), strict=True
     )
     users, tokens = _persons(root, ca)
-    (root / "blobs").mkdir(exist_ok=True)
     _write_config(
         root / "store.yaml",
         _store_config(root, store, database_url, users, list(gw_entries), web_port),
@@ -184,7 +183,6 @@ def _store_config(
             revoked=root / "revoked.txt",
         ),
         database=_database(root, database_url),
-        blobs=root / "blobs",
         users=users,
         gateways=gateways,
         web=WebConfig(host="127.0.0.1", port=web_port),
