@@ -8,11 +8,7 @@ expired events and their images for A too. Real processes, real mTLS, real Postg
 
 from __future__ import annotations
 
-import contextlib
-import subprocess
-import sys
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
@@ -26,7 +22,13 @@ from edge.review.config import ClientConfig
 from edge.store.postgres_repo import postgres_repository
 from edge.store.repository import EventQuery
 from edge.store.retention import DAY_US
-from tests.support.loadgen import Deployment, GatewayClient, client_credentials, signed_chain
+from tests.support.loadgen import (
+    Deployment,
+    GatewayClient,
+    client_credentials,
+    signed_chain,
+    store_serving,
+)
 
 pytestmark = pytest.mark.postgres
 
@@ -40,30 +42,6 @@ def second_config(dep: Deployment) -> Path:
     path = dep.path("store-b.yaml")
     path.write_text(yaml.safe_dump(data, allow_unicode=True))
     return path
-
-
-@contextlib.contextmanager
-def serve(config: Path, log: Path) -> Iterator[tuple[str, str]]:
-    """`edgewatch store serve` as a child process; yields (gRPC address, web URL)."""
-    with log.open("ab") as err:
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "edge", "store", "serve", "--config", str(config)],
-            stdout=subprocess.PIPE,
-            stderr=err,
-            text=True,
-        )
-    try:
-        assert proc.stdout is not None
-        line = proc.stdout.readline()
-        if "serving" not in line:
-            proc.kill()
-            raise AssertionError(f"store did not start: {line} {log.read_text()[-2000:]}")
-        port = line.rsplit("port", 1)[1].strip(" )\n")
-        web = proc.stdout.readline().split(": ", 1)[1].strip().rstrip("/")
-        yield f"127.0.0.1:{port}", web
-    finally:
-        proc.terminate()  # graceful: SIGTERM
-        proc.wait(30)
 
 
 def person(dep: Deployment, name: str, address: str) -> StoreClient:
@@ -87,8 +65,8 @@ def test_two_processes_share_events_evidence_and_retention(
         dep.signing_key(2), "gw-2", 3, first_at_us=time.time_ns() // 1000 - 40 * DAY_US
     )
     token = load_model(ClientConfig, dep.path("reviewer.yaml")).token.get_secret_value()
-    with serve(dep.path("store.yaml"), tmp_path / "a.log") as (a, _):
-        with serve(b_yaml, tmp_path / "b.log") as (b, b_web):
+    with store_serving(dep.path("store.yaml"), tmp_path / "a.log") as (a, _):
+        with store_serving(b_yaml, tmp_path / "b.log") as (b, b_web):
             with gateway(dep, 1, a) as gw:
                 assert [x.status for x in gw.deliver(recent, batch=2)] == ["stored"] * 4
             with gateway(dep, 2, a) as gw:
@@ -112,7 +90,7 @@ def test_two_processes_share_events_evidence_and_retention(
                 for s in later:
                     assert viewer.get_blob(s.event.event_id, "scene.jpg") == s.blobs["scene.jpg"]
         # B starts again: its retention purges the 40-day-old events at start, for A too
-        with serve(b_yaml, tmp_path / "b2.log"), person(dep, "viewer", a) as viewer:
+        with store_serving(b_yaml, tmp_path / "b2.log"), person(dep, "viewer", a) as viewer:
             deadline = time.monotonic() + 30
             while viewer.search(EventQuery(gateway_id="gw-2", limit=10))[0]:
                 assert time.monotonic() < deadline, "retention on B did not purge"
