@@ -58,10 +58,6 @@ class SqlRepository:
         return self._blobs
 
     @property
-    def database(self) -> Database:
-        return self._db
-
-    @property
     def backend(self) -> str:
         return self._db.dialect.name
 
