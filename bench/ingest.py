@@ -46,6 +46,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable, Iterator
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -80,6 +81,7 @@ from ingest_load import (
     echo_process,
     encoded_chain,
     init_with,
+    process_usage,
     raw_rate_pg,
     raw_rate_sqlite,
     store_process,
@@ -126,6 +128,7 @@ class _Baseline:
     dep: Deployment
     address: str
     heads: Heads
+    pid: int
 
 
 def _baseline(
@@ -133,10 +136,10 @@ def _baseline(
 ) -> _Baseline:
     url = stack.enter_context(pg_database()) if backend == "postgresql" else None
     dep = init_with(code, root, 8, url)
-    _, address = stack.enter_context(store_process(dep, code))
+    proc, address = stack.enter_context(store_process(dep, code))
     heads: Heads = dict.fromkeys(range(1, 9), (1, GENESIS_HASH))
     delivery_rate(dep, address, {1: encoded_chain(dep, 1, 64, heads, batch)}, 64)
-    return _Baseline(dep, address, heads)
+    return _Baseline(dep, address, heads, proc.pid)
 
 
 def bench_ingest(
@@ -147,13 +150,25 @@ def bench_ingest(
     n1, n8, rounds = sizes
     keys = ("raw", "echo1", "one", "base1", "echo8", "eight", "base8")
     rates: dict[str, list[float]] = {k: [] for k in keys}
+    #: per store ("store", "base"): CPU seconds and bytes written, summed over the rounds
+    usage: dict[str, list[float]] = {"store": [0.0, 0.0, 0.0], "base": [0.0, 0.0, 0.0]}
+
+    def timed(who: str, pid: int, rate: Callable[[], float], events: int) -> float:
+        cpu0, wrote0 = process_usage(pid)
+        r = rate()
+        cpu1, wrote1 = process_usage(pid)
+        u = usage[who]
+        u[0], u[1], u[2] = u[0] + cpu1 - cpu0, u[1] + wrote1 - wrote0, u[2] + events
+        return r
+
     with contextlib.ExitStack() as stack:
         url = stack.enter_context(pg_database()) if backend == "postgresql" else None
         root = work / f"ingest-{backend}-{batch}"
         address, _ = init_deployment(root, gateways=8, database_url=url)
         dep = Deployment(root, address)
         heads: Heads = dict.fromkeys(range(1, 9), (1, GENESIS_HASH))
-        _, store = stack.enter_context(store_process(dep))
+        store_proc, store = stack.enter_context(store_process(dep))
+        pid = store_proc.pid
         _, echo = stack.enter_context(echo_process(dep))
         warm = {1: encoded_chain(dep, 1, 64, heads, batch)}
         delivery_rate(dep, store, warm, 64)  # connections, caches
@@ -165,22 +180,34 @@ def bench_ingest(
             raw = raw_rate_pg(url, 200) if url else raw_rate_sqlite(root / "raw.db", 200)
             rates["raw"].append(raw)
             rates["echo1"].append(delivery_rate(dep, echo, one, n1))
-            rates["one"].append(delivery_rate(dep, store, one, n1))
+            rate = partial(delivery_rate, dep, store, one, n1)
+            rates["one"].append(timed("store", pid, rate, n1))
             if b is not None:
                 one_b = {1: encoded_chain(b.dep, 1, n1, b.heads, batch)}
-                rates["base1"].append(delivery_rate(b.dep, b.address, one_b, n1))
+                rate_b = partial(delivery_rate, b.dep, b.address, one_b, n1)
+                rates["base1"].append(timed("base", b.pid, rate_b, n1))
             rates["echo8"].append(delivery_rate(dep, echo, eight, 8 * n8))
-            rates["eight"].append(delivery_rate(dep, store, eight, 8 * n8))
+            rate = partial(delivery_rate, dep, store, eight, 8 * n8)
+            rates["eight"].append(timed("store", pid, rate, 8 * n8))
             if b is not None:
                 eight_b = {g: encoded_chain(b.dep, g, n8, b.heads, batch) for g in range(1, 9)}
-                rates["base8"].append(delivery_rate(b.dep, b.address, eight_b, 8 * n8))
+                rate_b = partial(delivery_rate, b.dep, b.address, eight_b, 8 * n8)
+                rates["base8"].append(timed("base", b.pid, rate_b, 8 * n8))
 
     def ratio(a: str, b: str) -> float:
         return round(statistics.median(x / y for x, y in zip(rates[a], rates[b], strict=True)), 3)
 
-    baseline = {}
+    def per_event(who: str) -> dict[str, float]:
+        cpu, wrote, events = usage[who]
+        return {
+            "cpu_us_per_event": round(cpu / events * 1e6, 1),
+            "kb_written_per_event": round(wrote / events / 1000, 1),
+        }
+
+    baseline: dict[str, Any] = {"store_usage": per_event("store")}
     if base is not None:
-        baseline = {
+        baseline |= {
+            "baseline_usage": per_event("base"),
             "baseline_per_s_1_gateway": _spread(rates["base1"]),
             "baseline_per_s_8_gateways": _spread(rates["base8"]),
             "of_baseline_1_gateway": ratio("one", "base1"),

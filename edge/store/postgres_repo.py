@@ -8,6 +8,7 @@ lock.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import logging
 from collections.abc import Iterator, Sequence
@@ -119,8 +120,7 @@ class PostgresDatabase:
             try:
                 yield _PgTx(conn)
             except BaseException:
-                if not conn.closed:
-                    conn.rollback()
+                _rollback(conn)
                 raise
             conn.commit()
 
@@ -130,14 +130,21 @@ class PostgresDatabase:
             try:
                 yield _PgTx(conn)
             finally:
-                if not conn.closed:
-                    conn.rollback()
+                _rollback(conn)
 
     def migrate(self, statements: Sequence[str]) -> None:
         with self.write() as tx:
             tx.run("SELECT pg_advisory_xact_lock(?)", (_SCHEMA_LOCK,))
             for stmt in statements:
                 tx.run(stmt)
+
+
+def _rollback(conn: psycopg.Connection[tuple[object, ...]]) -> None:
+    """End the transaction; on a connection PostgreSQL dropped there is nothing to end
+    (the pool discards it), and the error that brought us here is the one to raise."""
+    if not conn.closed:
+        with contextlib.suppress(psycopg.Error):
+            conn.rollback()
 
 
 def _first_error(url: str, timeout_s: int) -> str:

@@ -20,8 +20,11 @@ import psycopg
 import pytest
 
 from edge.deployment import init_deployment
+from edge.errors import StoreError
 from edge.evidence.model import event_hash
 from edge.review.client import StoreClient
+from edge.store.config import PostgresPool
+from edge.store.postgres_repo import PostgresDatabase, postgres_repository
 from edge.store.repository import EventQuery
 from edge.wire.v1 import ingest_pb2
 from tests.support.loadgen import Deployment, SignedSample, signed_chain, store_serving
@@ -103,3 +106,27 @@ def _stored_ids(viewer: StoreClient) -> set[str]:
         ids.update(r.event_id for r in rows)
         if not cursor:
             return ids
+
+
+def test_a_wrong_address_fails_fast_naming_the_cause_not_the_password() -> None:
+    url = "postgresql://postgres:s3cret-pw@127.0.0.1:1/edgewatch"  # nothing listens on 1
+    repo = postgres_repository(url, PostgresPool(connect_timeout_s=2))
+    started = time.monotonic()
+    with pytest.raises(StoreError, match=r"cannot connect to PostgreSQL: .*refused") as e:
+        repo.open()
+    assert time.monotonic() - started < 15
+    assert "s3cret-pw" not in str(e.value)
+
+
+def test_checkout_waits_at_most_the_configured_timeout(pg_url: str) -> None:
+    db = PostgresDatabase(pg_url, PostgresPool(max_size=1, checkout_timeout_s=0.5))
+    db.open()
+    try:
+        with db.read() as tx:  # the only connection is taken
+            assert tx.row("SELECT 1") == (1,)
+            with pytest.raises(StoreError, match=r"no PostgreSQL connection within 0.5 s"):
+                db.read().__enter__()
+        with db.read() as tx:  # given back: usable again
+            assert tx.row("SELECT 2") == (2,)
+    finally:
+        db.close()
