@@ -24,6 +24,7 @@ from edge.gateway.scheduler import (
     InferenceScheduler,
     LaneStats,
     Taken,
+    runtime_for_workers,
     start_sources,
     worker_count,
 )
@@ -151,11 +152,7 @@ class Gateway:
     def _load_models(self) -> None:
         cfg = self._config
         manifest = load_manifest()
-        runtime = cfg.vision.runtime
-        if self._worker_count() > 1 and not runtime.intra_op_threads:
-            # workers already run inferences side by side: an intra-op pool per
-            # session would only make them fight over the same cores
-            runtime = runtime.model_copy(update={"intra_op_threads": 1})
+        runtime = runtime_for_workers(cfg.vision.runtime, self._worker_count())
         wanted = {r for c in cfg.cameras for r in c.recognisers}
         if "faces" in wanted and cfg.vision.faces.enabled:
             self._faces = load_face_analyzer(self._models_dir, cfg.vision.faces, runtime, manifest)

@@ -36,6 +36,7 @@ from typing import Final
 
 import numpy as np
 
+from edge.config import RuntimeConfig
 from edge.gateway.config import SchedulerConfig
 from edge.gateway.sources import Frame, FrameSource, now_us
 
@@ -317,3 +318,12 @@ def start_sources(sources: Sequence[FrameSource]) -> None:
 def worker_count(config: SchedulerConfig, cores: int | None) -> int:
     """``workers``, or one per core when 0."""
     return config.workers or max(1, cores or 1)
+
+
+def runtime_for_workers(runtime: RuntimeConfig, workers: int) -> RuntimeConfig:
+    """Several workers already run inferences side by side: an intra-op pool per
+    session would only make them fight over the same cores (an explicit
+    ``intra_op_threads`` is kept; spinning stays as configured, off by default)."""
+    if workers > 1 and not runtime.intra_op_threads:
+        return runtime.model_copy(update={"intra_op_threads": 1})
+    return runtime

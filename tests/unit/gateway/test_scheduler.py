@@ -9,9 +9,16 @@ import numpy as np
 import pytest
 from pydantic import ValidationError
 
+from edge.config import RuntimeConfig
 from edge.gateway.config import SchedulerConfig
-from edge.gateway.scheduler import InferenceScheduler, start_sources, worker_count
+from edge.gateway.scheduler import (
+    InferenceScheduler,
+    runtime_for_workers,
+    start_sources,
+    worker_count,
+)
 from edge.gateway.sources import Frame, SourceStats
+from edge.vision.runtime import session_options
 
 IMG = np.zeros((2, 2, 3), np.uint8)
 
@@ -217,3 +224,11 @@ def test_a_source_that_fails_to_start_is_reported() -> None:
 
     with pytest.raises(RuntimeError, match="cannot open"):
         start_sources([Broken("cam-1", threading.Barrier(1))])
+
+
+def test_several_workers_run_single_threaded_sessions_without_spinning() -> None:
+    opts = session_options(runtime_for_workers(RuntimeConfig(), 2))
+    assert opts.intra_op_num_threads == 1
+    assert opts.get_session_config_entry("session.intra_op.allow_spinning") == "0"
+    assert runtime_for_workers(RuntimeConfig(), 1).intra_op_threads == 0
+    assert runtime_for_workers(RuntimeConfig(intra_op_threads=2), 2).intra_op_threads == 2
