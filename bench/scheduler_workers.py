@@ -111,6 +111,10 @@ def main() -> None:
             "fps_min": round(min(fps), 2),
             "fps_max": round(max(fps), 2),
             "cores_median": round(statistics.median(x["cores"] for x in rs), 2),
+            # CPU per frame hardly depends on other load on the box; fps does
+            "cpu_ms_per_frame": round(
+                statistics.median(1000 * x["cores"] / x["fps"] for x in rs), 1
+            ),
             "ratio_vs_baseline": round(statistics.median(fps) / base, 2),
             "detections": rs[0]["found"],
         }

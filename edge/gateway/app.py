@@ -332,7 +332,7 @@ def _camera_health(c: _Camera, lane: LaneStats | None) -> CameraHealth:
     return CameraHealth(
         camera_id=c.config.id,
         up=s.connected,
-        fps=0.0,
+        fps=lane.fps if lane else 0.0,
         frames_analysed=c.pipeline.stats.frames,
         frames_dropped=sum(drops.values()),
         last_error=c.last_error[:200],

@@ -45,6 +45,7 @@ log = logging.getLogger(__name__)
 REASONS: Final = ("queue_full", "too_old")
 #: frame ages kept per camera for the p50/p99 in heartbeats
 AGE_WINDOW: Final = 512
+FPS_WINDOW_S: Final = 10
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,6 +67,7 @@ class LaneStats:
     age_p50_s: float
     age_p99_s: float
     lag_reason: str  # reason of the last drop if recent, else ""
+    fps: float  # frames taken for analysis per second, over the last FPS_WINDOW_S
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,6 +97,7 @@ class _Lane:
     taken: int = 0
     dropped: Counter[str] = field(default_factory=Counter)
     ages: deque[float] = field(default_factory=lambda: deque(maxlen=AGE_WINDOW))
+    taken_at: deque[int] = field(default_factory=lambda: deque(maxlen=AGE_WINDOW))
     last_drop_reason: str = ""
     last_drop_us: int = 0
 
@@ -218,6 +221,7 @@ class InferenceScheduler:
         since = w.frame.captured_at_us if w.live else w.offered_us
         age = max(0.0, (now - since) / 1_000_000)
         chosen.ages.append(age)
+        chosen.taken_at.append(now)
         self._cond.notify_all()
         return Taken(w.frame, age, w.live)
 
@@ -292,6 +296,8 @@ def _lane_stats(lane: _Lane, now: int, recent_s: float) -> LaneStats:
     if lane.ages:
         p50, p99 = (float(v) for v in np.percentile(np.fromiter(lane.ages, float), [50, 99]))
     recent = lane.last_drop_reason and now - lane.last_drop_us <= recent_s * 1_000_000
+    window_us = FPS_WINDOW_S * 1_000_000
+    taken_recently = sum(1 for t in lane.taken_at if now - t <= window_us)
     return LaneStats(
         offered=lane.offered,
         taken=lane.taken,
@@ -301,6 +307,7 @@ def _lane_stats(lane: _Lane, now: int, recent_s: float) -> LaneStats:
         age_p50_s=p50,
         age_p99_s=p99,
         lag_reason=lane.last_drop_reason if recent else "",
+        fps=taken_recently / FPS_WINDOW_S,
     )
 
 

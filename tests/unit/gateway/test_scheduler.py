@@ -117,6 +117,9 @@ def test_live_frames_too_old_are_dropped_and_the_age_is_measured() -> None:
     assert dropped == [("a", 0, "too_old")]
     st = s.stats().cameras["a"]
     assert st.dropped == {"too_old": 1} and st.age_p99_s == pytest.approx(1.5)
+    assert st.fps == pytest.approx(0.1)  # one frame in the last 10 s
+    clock.advance(10.5)
+    assert s.stats().cameras["a"].fps == 0.0
 
 
 def test_recorded_frames_are_never_dropped_they_wait() -> None:
