@@ -87,6 +87,7 @@ class Gateway:
     def start(self, wait_for_sync_s: float = 0.0, once: bool = False) -> None:
         cfg = self._config
         self._started_us = now_us()
+        self.metrics.start()  # first: a port in use fails before anything else opens
         self._load_models()
         key = load_private_key(cfg.signing_key)
         self._outbox = Outbox(outbox_path(cfg.data_dir), cfg.outbox)
@@ -105,7 +106,6 @@ class Gateway:
             self.viid = ViidReceiver(cfg.viid, cfg.vision.images)
         for cam in cfg.cameras:
             self._add_camera(cam, builder)
-        self.metrics.start()
         for n in range(self._worker_count()):
             worker = threading.Thread(target=self._work, name=f"recognition-{n}", daemon=True)
             worker.start()
@@ -292,13 +292,15 @@ class Gateway:
             c.pipeline.finish()
 
     def events_total(self) -> int:
-        return sum(c.pipeline.stats.events for c in self._cameras.values())
+        # list(): the metrics endpoint may ask while cameras are still being added
+        return sum(c.pipeline.stats.events for c in list(self._cameras.values()))
 
     # -- health ------------------------------------------------------------------
 
     def _camera_health(self) -> list[CameraHealth]:
         lanes = self._scheduler.stats().cameras
-        return [_camera_health(c, lanes.get(c.config.id)) for c in self._cameras.values()]
+        cams = list(self._cameras.values())
+        return [_camera_health(c, lanes.get(c.config.id)) for c in cams]
 
     def health(self) -> GatewayHealth:
         q = self._scheduler.stats()
