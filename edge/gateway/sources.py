@@ -72,6 +72,10 @@ class SourceStats:
     last_frame_at_us: int | None
     finished: bool
     duplicates: int = 0  # folder: files whose content was already processed
+    received: int = 0  # packets/pictures that arrived (before decoding)
+    decoded: int = 0  # frames decoded into pictures
+    decode_errors: int = 0  # packets or pictures that failed to decode
+    skipped: int = 0  # deliberately not decoded (not due for analysis)
 
 
 @runtime_checkable
