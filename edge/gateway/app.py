@@ -185,6 +185,8 @@ class Gateway:
                 self._config.sources,
                 data_dir=self._config.data_dir,
                 limits=self._config.vision.images,
+                fps=cam.fps,
+                detect_uri=cam.detect_source,
             )
         # a drop folder or a pushing camera delivers separate snapshots: each is its
         # own scene, each is analysed

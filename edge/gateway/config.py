@@ -90,6 +90,12 @@ class CameraConfig(StrictModel):
         min_length=1,
         description="rtsp://... URL, a video file, an image drop folder, or usb:N",
     )
+    detect_source: str | None = Field(
+        default=None,
+        min_length=1,
+        description="the camera's sub-stream (rtsp://...), analysed instead of source; "
+        "source's frames then serve only as evidence images",
+    )
     fps: float = Field(default=5.0, gt=0.0, le=60.0, description="frames analysed per second")
     roi: NormRect | None = Field(default=None, description="analyse only this region")
     privacy_masks: list[NormRect] = Field(
@@ -100,6 +106,20 @@ class CameraConfig(StrictModel):
     )
     location: Location | None = None
     analysis: AnalysisConfig = AnalysisConfig()
+
+    @model_validator(mode="after")
+    def _sub_stream(self) -> CameraConfig:
+        streams = ("rtsp://", "rtsps://", "http://", "https://")
+        if self.detect_source is not None and not (
+            self.source.lower().startswith(streams)
+            and self.detect_source.lower().startswith(streams)
+        ):
+            # no URL in the message: it may carry a password
+            raise ValueError(
+                f"camera {self.id}: detect_source (a sub-stream) needs source and "
+                "detect_source to be rtsp://, rtsps:// or http(s):// stream URLs"
+            )
+        return self
 
     @field_validator("roi")
     @classmethod
@@ -170,6 +190,25 @@ class SourceSettings(StrictModel):
     stall_timeout_s: float = Field(default=10.0, gt=0.0, le=3600.0, description="no frame")
     read_failures_before_reconnect: int = Field(default=3, ge=1, le=1000)
     buffer_frames: int = Field(default=4, ge=1, le=256, description="per live camera")
+    rtsp_transport: Literal["tcp", "udp", "auto"] = Field(
+        default="tcp",
+        description="RTSP lower transport; tcp survives packet loss without corrupt "
+        "frames, auto lets FFmpeg try udp then tcp",
+    )
+    decoder_threads: int = Field(
+        default=1,
+        ge=0,
+        le=16,
+        description="FFmpeg decoder threads per stream (0 = one per core); 1 suits many "
+        "cameras per gateway: frame threads add a frame of latency each",
+    )
+    evidence_buffer_s: float = Field(
+        default=4.0,
+        gt=0.0,
+        le=60.0,
+        description="main-stream packets kept for evidence when a camera has a "
+        "detect_source (decoded only when a frame becomes evidence)",
+    )
     max_corrupt_run: int = Field(default=100, ge=1, description="file: give up after")
     folder_poll_s: float = Field(default=1.0, gt=0.0, le=3600.0)
     folder_stable_polls: int = Field(default=2, ge=1, le=100)
