@@ -22,6 +22,7 @@ import csv
 import hashlib
 import json
 import logging
+import math
 import subprocess
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass
@@ -109,7 +110,7 @@ def pick_scenes(eval_dir: Path, n: int) -> list[SceneSpec]:
         identity, photos = chosen[i]
         mine = [
             Car(c.photo, c.plate, c.plate_box, k in LISTED_CARS)
-            for k, c in enumerate(cars[i::n][:6])
+            for k, c in enumerate(cars[6 * i : 6 * i + 6])
         ]
         specs.append(SceneSpec(i, identity, sorted(photos)[0], sorted(photos)[1], tuple(mine)))
     return specs
@@ -285,10 +286,10 @@ def face_box(models_dir: Path, photo: Path) -> tuple[float, float, float, float]
     return b.x1, b.y1, b.x2, b.y2
 
 
-def _passes(spec: SceneSpec, rotation: int) -> tuple[Pass, ...]:
+def _passes(spec: SceneSpec, rotation: int, lead: int) -> tuple[Pass, ...]:
     out = []
     for slot in range(7):
-        at = (LEAD_SLOTS + (slot - rotation) % 7) * SLOT_S
+        at = (lead + (slot - rotation) % 7) * SLOT_S
         a, b = pass_window(slot)
         if slot == 0:
             out.append(Pass("face", spec.identity, True, at + a, at + b))
@@ -298,14 +299,15 @@ def _passes(spec: SceneSpec, rotation: int) -> tuple[Pass, ...]:
     return tuple(sorted(out, key=lambda p: p.start_s))
 
 
-def _join(scene_dir: Path, rotation: int) -> Path:
-    """Lead-in + the subject slots rotated by ``rotation``, by stream copy (no encode)."""
-    out = scene_dir / f"rot{rotation}.ts"
+def _join(scene_dir: Path, rotation: int, lead: int) -> Path:
+    """``lead`` empty slots + the subject slots rotated by ``rotation``, by stream copy
+    (no encode; the rendered empty slots are repeated for a longer lead-in)."""
+    out = scene_dir / f"rot{rotation}-lead{lead}.ts"
     if out.is_file():
         return out
-    segs = [scene_dir / f"seg{i:02d}.ts" for i in range(LEAD_SLOTS)]
+    segs = [scene_dir / f"seg{i % LEAD_SLOTS:02d}.ts" for i in range(lead)]
     segs += [scene_dir / f"seg{LEAD_SLOTS + (rotation + j) % 7:02d}.ts" for j in range(7)]
-    listing = scene_dir / f"rot{rotation}.txt"
+    listing = out.with_suffix(".txt")
     listing.write_text("".join(f"file '{s}'\n" for s in segs))
     tmp = out.with_suffix(".part.ts")
     subprocess.run(
@@ -323,11 +325,15 @@ def camera_streams(
     models_dir: Path,
     cache: Path = DEFAULT_CACHE,
     n_scenes: int = 4,
+    lead_s: float = 9.0,
 ) -> tuple[list[SceneSpec], list[CameraStream]]:
     """Streams for cameras cam-01..cam-NN (rendering missing scenes first). Camera k
-    shows scene k % n_scenes rotated by k % 7 slots (distinct for up to 28 cameras)."""
+    shows scene k % n_scenes rotated by k % 7 slots (distinct for up to 28 cameras),
+    after ``lead_s`` (rounded up to whole slots) of street without subjects, which
+    gives cameras time to connect to a live server before the first pass."""
     if n_cameras < 1:
         raise ValueError(f"n_cameras={n_cameras}: must be at least 1")
+    lead = max(1, math.ceil(lead_s / SLOT_S))
     specs = pick_scenes(eval_dir, min(n_scenes, n_cameras))
     dirs = {}
     for spec in specs:
@@ -336,9 +342,9 @@ def camera_streams(
     streams = []
     for k in range(n_cameras):
         spec, rotation = specs[k % len(specs)], k % 7
-        path = _join(dirs[spec.index], rotation)
+        path = _join(dirs[spec.index], rotation, lead)
         cam = CameraStream(
-            f"cam-{k + 1:02d}", path, spec.index, (LEAD_SLOTS + 7) * SLOT_S, _passes(spec, rotation)
+            f"cam-{k + 1:02d}", path, spec.index, (lead + 7) * SLOT_S, _passes(spec, rotation, lead)
         )
         sidecar = {**asdict(cam), "path": str(path), "scene_spec": asdict(spec)}
         path.with_suffix(".json").write_text(json.dumps(sidecar, ensure_ascii=False, indent=1))
