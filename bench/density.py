@@ -42,7 +42,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))  # tests.support and the current edge package
 
-from bench.density_run import RunResult, RunSetup, Variant, run_once  # noqa: E402
+from tests.support.density_run import RunResult, RunSetup, Variant, run_once  # noqa: E402
 from tests.support.scenes import DEFAULT_CACHE, camera_streams  # noqa: E402
 
 DEFAULT_CAMERAS = "1,2,4,8,12,16,24"

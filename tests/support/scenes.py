@@ -286,9 +286,11 @@ def face_box(models_dir: Path, photo: Path) -> tuple[float, float, float, float]
     return b.x1, b.y1, b.x2, b.y2
 
 
-def _passes(spec: SceneSpec, rotation: int, lead: int) -> tuple[Pass, ...]:
+def _passes(spec: SceneSpec, rotation: int, lead: int, subjects: int) -> tuple[Pass, ...]:
     out = []
     for slot in range(7):
+        if (slot - rotation) % 7 >= subjects:
+            continue
         at = (lead + (slot - rotation) % 7) * SLOT_S
         a, b = pass_window(slot)
         if slot == 0:
@@ -299,14 +301,14 @@ def _passes(spec: SceneSpec, rotation: int, lead: int) -> tuple[Pass, ...]:
     return tuple(sorted(out, key=lambda p: p.start_s))
 
 
-def _join(scene_dir: Path, rotation: int, lead: int) -> Path:
+def _join(scene_dir: Path, rotation: int, lead: int, subjects: int) -> Path:
     """``lead`` empty slots + the subject slots rotated by ``rotation``, by stream copy
     (no encode; the rendered empty slots are repeated for a longer lead-in)."""
-    out = scene_dir / f"rot{rotation}-lead{lead}.ts"
+    out = scene_dir / f"rot{rotation}-lead{lead}-{subjects}.ts"
     if out.is_file():
         return out
     segs = [scene_dir / f"seg{i % LEAD_SLOTS:02d}.ts" for i in range(lead)]
-    segs += [scene_dir / f"seg{LEAD_SLOTS + (rotation + j) % 7:02d}.ts" for j in range(7)]
+    segs += [scene_dir / f"seg{LEAD_SLOTS + (rotation + j) % 7:02d}.ts" for j in range(subjects)]
     listing = out.with_suffix(".txt")
     listing.write_text("".join(f"file '{s}'\n" for s in segs))
     tmp = out.with_suffix(".part.ts")
@@ -326,13 +328,17 @@ def camera_streams(
     cache: Path = DEFAULT_CACHE,
     n_scenes: int = 4,
     lead_s: float = 9.0,
+    subjects: int = 7,
 ) -> tuple[list[SceneSpec], list[CameraStream]]:
     """Streams for cameras cam-01..cam-NN (rendering missing scenes first). Camera k
     shows scene k % n_scenes rotated by k % 7 slots (distinct for up to 28 cameras),
     after ``lead_s`` (rounded up to whole slots) of street without subjects, which
-    gives cameras time to connect to a live server before the first pass."""
+    gives cameras time to connect to a live server before the first pass. ``subjects``
+    < 7 keeps only the first slots after rotation (short streams for tests)."""
     if n_cameras < 1:
         raise ValueError(f"n_cameras={n_cameras}: must be at least 1")
+    if not 1 <= subjects <= 7:
+        raise ValueError(f"subjects={subjects}: allowed 1..7 (a person and six cars)")
     lead = max(1, math.ceil(lead_s / SLOT_S))
     specs = pick_scenes(eval_dir, min(n_scenes, n_cameras))
     dirs = {}
@@ -342,9 +348,13 @@ def camera_streams(
     streams = []
     for k in range(n_cameras):
         spec, rotation = specs[k % len(specs)], k % 7
-        path = _join(dirs[spec.index], rotation, lead)
+        path = _join(dirs[spec.index], rotation, lead, subjects)
         cam = CameraStream(
-            f"cam-{k + 1:02d}", path, spec.index, (lead + 7) * SLOT_S, _passes(spec, rotation, lead)
+            f"cam-{k + 1:02d}",
+            path,
+            spec.index,
+            (lead + subjects) * SLOT_S,
+            _passes(spec, rotation, lead, subjects),
         )
         sidecar = {**asdict(cam), "path": str(path), "scene_spec": asdict(spec)}
         path.with_suffix(".json").write_text(json.dumps(sidecar, ensure_ascii=False, indent=1))

@@ -1,7 +1,7 @@
 """One density run: a real store (TLS, in this process), the watchlist enrolled through
 its admin API, ONE gateway process of a given code tree on N RTSP cameras of a real
 GStreamer RTSP server in live mode, then what was delivered, attributed per camera
-and pass. Used by bench/density.py; tests/integration/rtsp uses it too."""
+and pass. Used by bench/density.py and tests/integration/rtsp."""
 
 from __future__ import annotations
 
@@ -101,11 +101,14 @@ def all_events(reviewer: ClientConfig) -> list[EventRow]:
 
 # ---------------------------------------------------------------- gateway side
 def gateway_config(root: Path, variant: Variant, urls: dict[str, str], metrics_port: int) -> Path:
-    """gateway-1.yaml with the cameras, a JSON log file and (where the variant's config
-    knows it) the Prometheus endpoint; everything else stays at the shipped defaults."""
+    """gateway-1.yaml with the cameras, a JSON log file, a short reconnect backoff (the
+    live server starts after the gateway: cameras must find it within a second, not
+    after a grown backoff) and, where the variant's config knows it, the Prometheus
+    endpoint. Everything that shapes analysis stays at the shipped defaults."""
     data = yaml.safe_load((root / "gateway-1.yaml").read_text(encoding="utf-8"))
     data["cameras"] = [{"id": cam, "source": url} for cam, url in urls.items()]
     data["logging"] = {"level": "INFO", "path": str(root / "gateway.log")}
+    data["sources"] = {"reconnect_initial_s": 0.5, "reconnect_max_s": 1.0}
     path = root / f"gateway-{variant.name}.yaml"
     for metrics in (True, False):
         if metrics:
