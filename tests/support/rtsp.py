@@ -17,7 +17,7 @@ import signal
 import socket
 import subprocess
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from types import TracebackType
 from typing import Any
@@ -25,6 +25,18 @@ from urllib.parse import quote
 
 SYSTEM_PYTHON = "/usr/bin/python3"
 SERVER_SCRIPT = Path(__file__).with_name("rtsp_server.py")
+#: the GStreamer elements rtsp_server.py builds its pipelines from
+SERVER_ELEMENTS = (
+    "appsrc",
+    "appsink",
+    "filesrc",
+    "tsdemux",
+    "qtdemux",
+    "h264parse",
+    "h265parse",
+    "rtph264pay",
+    "rtph265pay",
+)
 
 
 def free_port() -> int:
@@ -39,8 +51,10 @@ def missing_tools() -> str | None:
     if shutil.which("ffmpeg") is None or shutil.which("ffprobe") is None:
         return "ffmpeg/ffprobe not installed (Debian: ffmpeg)"
     probe = (
-        "import gi; gi.require_version('GstRtspServer', '1.0');"
-        "from gi.repository import GstRtspServer"
+        "import gi; gi.require_version('GstRtspServer', '1.0'); gi.require_version('Gst', '1.0');"
+        "from gi.repository import Gst, GstRtspServer; Gst.init(None);"
+        f"missing = [e for e in {SERVER_ELEMENTS!r} if Gst.ElementFactory.find(e) is None];"
+        "assert not missing, missing"
     )
     try:
         subprocess.run([SYSTEM_PYTHON, "-c", probe], check=True, capture_output=True)
@@ -180,17 +194,23 @@ def encode_clip(
     bitrate: str | None = None,
     source: str = "testsrc",
     counter: bool = False,
+    preset: str = "ultrafast",
 ) -> Path:
     """Encode a test clip (MPEG-TS for ``.ts``, MP4 for ``.mp4``) from an lavfi
     ``source`` (``testsrc``, ``testsrc2``, ...) or, if ``source`` is a file path, from
-    that video (scaled, cut to ``seconds``). No B-frames (the server sends in decode
-    order). ``gop`` defaults to one keyframe per second. ``counter`` scales a frame's
-    number into the top-left 8x8 block grid (see ``frame_counter``) so a test can tell
-    which source frame a decoded picture is, at any resolution."""
+    that video or still picture (scaled, cut to ``seconds``). No B-frames (the server
+    sends in decode order). ``gop`` defaults to one keyframe per second. ``counter``
+    burns a frame's number into a row of boxes along the top (see ``frame_counter``) so
+    a test can tell which source frame a decoded picture is, at any resolution.
+    ``preset``: x264/x265's (ultrafast is quick to make and to decode; cameras'
+    streams decode like veryfast)."""
     if codec not in ("h264", "h265"):
         raise ValueError(f"codec {codec!r}: allowed h264, h265")
     w, h = size
-    if Path(source).exists():
+    if Path(source).suffix.lower() in (".jpg", ".jpeg", ".png"):
+        inputs = ["-loop", "1", "-framerate", str(fps), "-i", source]
+        vf = [f"scale={w}:{h}"]
+    elif Path(source).exists():
         inputs = ["-stream_loop", "-1", "-i", source]
         vf = [f"scale={w}:{h}", f"fps={fps}"]
     else:
@@ -198,7 +218,7 @@ def encode_clip(
         vf = []
     if counter:
         vf.append(_counter_filter(w, h))
-    enc = ["-c:v", "libx264" if codec == "h264" else "libx265", "-preset", "ultrafast"]
+    enc = ["-c:v", "libx264" if codec == "h264" else "libx265", "-preset", preset]
     enc += ["-bf", "0", "-g", str(gop or fps), "-pix_fmt", "yuv420p"]
     if codec == "h265":
         enc += ["-x265-params", f"bframes=0:keyint={gop or fps}:log-level=error"]
@@ -207,7 +227,9 @@ def encode_clip(
     cmd = ["ffmpeg", "-v", "error", "-y", *inputs, "-t", str(seconds)]
     if vf:
         cmd += ["-vf", ",".join(vf)]
-    subprocess.run([*cmd, *enc, "-an", str(path)], check=True, capture_output=True)
+    done = subprocess.run([*cmd, *enc, "-an", str(path)], capture_output=True, text=True)
+    if done.returncode != 0:
+        raise RuntimeError(f"ffmpeg could not encode {path.name}: {done.stderr[-1500:]}")
     return path
 
 
@@ -241,3 +263,27 @@ def frame_counter(image: Any) -> int:
         if float(cell.mean()) > 127:
             n |= 1 << bit
     return n
+
+
+# -- reading a FrameSource in tests ----------------------------------------------------
+
+
+def wait_for(cond: Callable[[], bool], timeout: float = 10.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not cond():
+        if time.monotonic() > deadline:
+            raise AssertionError("condition not reached in time")
+        time.sleep(0.05)
+
+
+def read_n(src: Any, n: int, timeout: float = 10.0) -> list[Any]:
+    """``n`` frames from a started FrameSource, or AssertionError after ``timeout``."""
+    frames: list[Any] = []
+    deadline = time.monotonic() + timeout
+    while len(frames) < n:
+        if time.monotonic() > deadline:
+            raise AssertionError(f"only {len(frames)} of {n} frames")
+        frame = src.read(0.5)
+        if frame is not None:
+            frames.append(frame)
+    return frames
