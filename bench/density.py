@@ -9,11 +9,18 @@ once the gateway is up, so each camera plays its scene (tests/support/scenes.py:
 passing once) exactly once. After the pass and --settle seconds, per variant and N:
 
 * single-pass recall: listed passes delivered (an event of that camera naming the
-  subject, captured within the pass) / listed passes shown
-* unlisted plates delivered (must be 0), events that match no pass
+  subject, captured after the pass began) / listed passes shown; ``late``: delivered
+  passes first captured > 4 s after the pass ended (the gateway fell behind the live
+  stream: its evidence time is wrong); ``unseen``: passes before the camera connected
+* unlisted plates delivered (must be 0); ``other``: events that match no pass
 * frame age at analysis p99 over all cameras (the gateway's /metrics; n/a without it)
-* CPU cores used by the gateway process during playback ((utime+stime) / wall, /proc)
-* peak RSS (VmHWM), the last camera's first connection after playback began
+  and frames dropped (counter sum)
+* CPU cores used by the gateway process while subjects pass ((utime+stime) / wall)
+* peak RSS (VmHWM), ``conn s``: the last camera's first connection after playback began
+
+Each camera's stream starts with empty street (``--lead``, by default 9 s + 3.5 s per
+further camera, because main's gateway opens RTSP cameras one after another and each
+open waits for a keyframe of the live stream); the server stops after one pass.
 
 Variants: ``current`` (this tree) and ``baseline`` (``--baseline REF`` exported with
 ``git archive`` into the work dir, run the same way in the same session). Headline:
@@ -57,7 +64,13 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     p.add_argument("--workdir", type=Path, help="deployments and logs (kept); default temp")
     p.add_argument("--settle", type=float, default=15.0, help="seconds after the pass")
     p.add_argument("--scenes", type=int, default=4, help="distinct scenes rendered")
-    p.add_argument("--lead", type=float, default=9.0, help="seconds before the first pass")
+    p.add_argument(
+        "--lead",
+        type=float,
+        help="seconds of empty street before the first pass; default 9 + 3.5 per extra "
+        "camera (main's gateway opens RTSP cameras one after another, each waiting for "
+        "a keyframe of the live stream: every variant must be connected before subjects)",
+    )
     p.add_argument("--quick", action="store_true", help="N=1,2 and current only (~2 min)")
     args = p.parse_args(argv)
     if args.quick:
@@ -102,7 +115,7 @@ def fmt(v: float | None, spec: str) -> str:
 
 def table(results: list[RunResult]) -> str:
     head = f"{'variant':<9} {'N':>3} {'recall':>11} {'unlisted':>8} {'other':>5} "
-    head += f"{'age p99 s':>9} {'dropped':>8} {'cores':>5} {'RSS MB':>6} {'conn s':>6}"
+    head += f"{'age p99 s':>9} {'dropped':>8} {'cores':>5} {'RSS MB':>6} {'conn s':>6} unseen late"
     lines = [head]
     for r in results:
         recall = f"{r.delivered}/{r.shown} {100 * r.recall:3.0f}%"
@@ -110,7 +123,8 @@ def table(results: list[RunResult]) -> str:
             f"{r.variant:<9} {r.cameras:>3} {recall:>11} {r.unlisted_delivered:>8} "
             f"{r.unattributed_events:>5} {fmt(r.frame_age_p99_s, '.2f'):>9} "
             f"{fmt(r.frames_dropped, '.0f'):>8} {r.cores:>5.2f} {r.peak_rss_mb:>6.0f} "
-            f"{fmt(r.connect_max_s, '.1f'):>6}" + (f"  ERROR {r.error}" if r.error else "")
+            f"{fmt(r.connect_max_s, '.1f'):>6} {r.unseen:>6} {r.late:>4}"
+            + (f"  ERROR {r.error}" if r.error else "")
         )
         if r.missed:
             lines.append(f"{'':13} missed: {', '.join(r.missed)}")
@@ -130,9 +144,7 @@ def main(argv: list[str]) -> int:
     eval_dir, models_dir = _dir_env("EDGE_EVAL_DIR"), _dir_env("EDGE_MODELS_DIR")
     workdir = args.workdir or Path(tempfile.mkdtemp(prefix="edgewatch-density-"))
     t0 = time.monotonic()
-    specs, streams = camera_streams(
-        max(args.counts), eval_dir, models_dir, args.cache, args.scenes, args.lead
-    )
+    specs, _ = camera_streams(max(args.counts), eval_dir, models_dir, args.cache, args.scenes)
     print(f"scenes ready in {time.monotonic() - t0:.0f} s ({len(specs)} distinct)", flush=True)
     trees = {"current": ROOT}
     if "baseline" in args.variant_names:
@@ -140,13 +152,16 @@ def main(argv: list[str]) -> int:
     results: list[RunResult] = []
     try:
         for n in args.counts:
-            mine = streams[:n]
-            used = [s for s in specs if any(c.scene == s.index for c in mine)]
+            lead = args.lead if args.lead is not None else 9.0 + 3.5 * (n - 1)
+            used, mine = camera_streams(
+                n, eval_dir, models_dir, args.cache, args.scenes, lead, out_dir=workdir / "streams"
+            )
             setup = RunSetup(workdir, eval_dir, models_dir, used, mine, args.settle)
             for name in args.variant_names:
                 r = run_once(setup, Variant(name, trees[name]))
                 results.append(r)
                 print(table([r]).splitlines()[1], flush=True)
+            shutil.rmtree(workdir / "streams", ignore_errors=True)
     finally:
         if args.workdir is None:
             shutil.rmtree(workdir, ignore_errors=True)  # holds a CA key and tokens

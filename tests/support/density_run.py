@@ -11,7 +11,7 @@ import signal
 import subprocess
 import sys
 import time
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -59,6 +59,8 @@ class RunResult:
     cores: float = 0.0
     peak_rss_mb: float = 0.0
     connect_max_s: float | None = None
+    unseen: int = 0  # listed passes that began before their camera was connected
+    late: int = 0  # delivered, but first captured after the pass ended (+ slack)
     error: str = ""
 
     @property
@@ -119,6 +121,7 @@ def gateway_config(root: Path, variant: Variant, urls: dict[str, str], metrics_p
         check = subprocess.run(
             [sys.executable, "-m", "edge", "config", "check", str(path)],
             env=_env(variant),
+            cwd=variant.tree,
             capture_output=True,
             text=True,
         )
@@ -129,6 +132,21 @@ def gateway_config(root: Path, variant: Variant, urls: dict[str, str], metrics_p
 
 def _env(variant: Variant) -> dict[str, str]:
     return {**os.environ, "PYTHONPATH": str(variant.tree)}
+
+
+def check_tree(variant: Variant) -> None:
+    """The variant's processes must import its own ``edge`` (``-m`` puts the working
+    directory first on sys.path, so they also run from the tree)."""
+    found = subprocess.run(
+        [sys.executable, "-c", "import edge; print(edge.__file__)"],
+        env=_env(variant),
+        cwd=variant.tree,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.strip()
+    if not Path(found).resolve().is_relative_to(variant.tree.resolve()):
+        raise RuntimeError(f"{variant.name}: imports edge from {found}, not {variant.tree}")
 
 
 def log_lines(path: Path) -> list[dict[str, Any]]:
@@ -204,14 +222,14 @@ def quantile(buckets: dict[float, float], q: float) -> float | None:
     return lo_b
 
 
-def connect_delays(log: Path, playing_at: float) -> float | None:
-    """Seconds from the first frame served to the last camera's first connection."""
+def connect_delays(log: Path, playing_at: float) -> dict[str, float]:
+    """Per camera, seconds from the first frame served to its first connection."""
     first: dict[str, float] = {}
     for r in log_lines(log):
         if r.get("msg") == "camera connected" and "ts" in r:
             at = datetime.fromisoformat(r["ts"]).timestamp()
-            first.setdefault(str(r.get("camera_id")), at)
-    return round(max(first.values()) - playing_at, 2) if first else None
+            first.setdefault(str(r.get("camera_id")), round(at - playing_at, 2))
+    return first
 
 
 # ---------------------------------------------------------------- attribution
@@ -221,9 +239,16 @@ def attribute(
     wl: Watchlist,
     events: list[EventRow],
     playing_at: float,
+    connected: dict[str, float],
 ) -> None:
-    """Each listed pass is delivered when an event of its camera names its subject and
-    was captured within the pass (plus slack); an unlisted plate must never appear."""
+    """Each listed pass is delivered when an event of its camera names its subject,
+    captured after the pass began (each subject passes a camera once: the subject and
+    camera identify the pass). Delivered passes whose first event was captured after
+    the pass ended (plus slack) count in ``late``: the gateway's clock fell behind the
+    stream, so the evidence carries a wrong time. An unlisted plate must never appear.
+    A pass that began before its camera connected still counts as shown (and missed
+    if not delivered), and is also counted in ``unseen``."""
+    result.connect_max_s = max(connected.values()) if connected else None
     used: set[str] = set()
     unlisted = {p.subject for s in streams for p in s.passes if not p.listed}
     result.events = len(events)
@@ -231,19 +256,20 @@ def attribute(
         got = 0
         shown = [p for p in cam.passes if p.listed]
         for p in shown:
+            if connected.get(cam.camera_id, float("inf")) > p.start_s:
+                result.unseen += 1
             sid = wl.ids[(p.kind, p.subject)]
             lo = (playing_at + p.start_s - SLACK_BEFORE_S) * 1e6
             hi = (playing_at + p.end_s + SLACK_AFTER_S) * 1e6
             hits = [
                 e
                 for e in events
-                if e.camera_id == cam.camera_id
-                and sid in e.subject_ids
-                and lo <= e.captured_at_us <= hi
+                if e.camera_id == cam.camera_id and sid in e.subject_ids and lo <= e.captured_at_us
             ]
             used.update(e.event_id for e in hits)
             if hits:
                 got += 1
+                result.late += min(e.captured_at_us for e in hits) > hi
             else:
                 result.missed.append(f"{cam.camera_id}:{p.kind}@{p.start_s:.1f}s")
         result.per_camera[cam.camera_id] = f"{got}/{len(shown)}"
@@ -269,6 +295,7 @@ def run_once(setup: RunSetup, variant: Variant) -> RunResult:
     n = len(setup.streams)
     root = setup.workdir / f"{variant.name}-{n:02d}"
     result = RunResult(variant.name, n)
+    check_tree(variant)
     init_deployment(root, gateways=1)
     store = StoreServer(load_model(StoreConfig, root / "store.yaml"), models_dir=setup.models_dir)
     store.start()
@@ -278,7 +305,10 @@ def run_once(setup: RunSetup, variant: Variant) -> RunResult:
         server = RtspServer(mounts, live=True)
         playing_at = _gateway_pass(setup, variant, root, server, result)
         events = all_events(load_model(ClientConfig, root / "reviewer.yaml"))
-        attribute(result, setup.streams, wl, events, playing_at)
+        connected = connect_delays(root / "gateway.log", playing_at)
+        attribute(result, setup.streams, wl, events, playing_at, connected)
+        record = {"playing_at": playing_at, "connected_s": connected, "result": asdict(result)}
+        (root / "run.json").write_text(json.dumps(record, ensure_ascii=False, indent=1))
     except Exception as e:  # one failed run must not lose the others' numbers
         result.error = f"{type(e).__name__}: {e}"[:300]
     finally:
@@ -296,13 +326,18 @@ def _gateway_pass(
         proc = subprocess.Popen(
             [sys.executable, "-m", "edge", "gateway", "run", "--config", str(cfg)],
             env={**_env(variant), "EDGE_MODELS_DIR": str(setup.models_dir)},
+            cwd=variant.tree,
             stdout=err,
             stderr=err,
         )
     try:
         wait_ready(proc, log)
         server.start()
-        playing_at, cpu0 = server.playing_at, cpu_seconds(proc.pid)
+        playing_at = server.playing_at
+        # load is measured while subjects pass, not while cameras connect
+        first = min(p.start_s for s in setup.streams for p in s.passes)
+        time.sleep(max(0.0, playing_at + first - time.time()))
+        cpu0, t0 = cpu_seconds(proc.pid), time.time()
         duration = max(s.duration_s for s in setup.streams)
         time.sleep(max(0.0, playing_at + duration + 0.5 - time.time()))
         cpu1, t1 = cpu_seconds(proc.pid), time.time()
@@ -311,9 +346,8 @@ def _gateway_pass(
         scraped = scrape(metrics_port)
         result.frame_age_p99_s = scraped.get("p99")
         result.frames_dropped = scraped.get("dropped")
-        result.cores = round((cpu1 - cpu0) / (t1 - playing_at), 2)
+        result.cores = round((cpu1 - cpu0) / (t1 - t0), 2)
         result.peak_rss_mb = round(peak_rss_mb(proc.pid))
-        result.connect_max_s = connect_delays(log, playing_at)
         return playing_at
     finally:
         server.stop()

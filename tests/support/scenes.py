@@ -244,11 +244,12 @@ def _frames(spec: SceneSpec, eval_dir: Path, face_box: tuple[float, ...]) -> Ite
         yield frame.tobytes()
 
 
-def render_scene(spec: SceneSpec, eval_dir: Path, face_box: tuple[float, ...], cache: Path) -> Path:
+def render_scene(spec: SceneSpec, eval_dir: Path, models_dir: Path, cache: Path) -> Path:
     """The folder of the scene's segments (seg00.ts .. seg08.ts), rendered if not cached."""
     out = cache / f"scene-{_spec_key(spec, eval_dir)}"
     if (out / "done").is_file():
         return out
+    box = face_box(models_dir, eval_dir / spec.face_shown)
     out.mkdir(parents=True, exist_ok=True)
     cmd = [
         "ffmpeg", "-v", "error", "-y", "-f", "rawvideo", "-pix_fmt", "bgr24",
@@ -259,7 +260,7 @@ def render_scene(spec: SceneSpec, eval_dir: Path, face_box: tuple[float, ...], c
     proc = subprocess.Popen(cmd, stdin=subprocess.PIPE)
     assert proc.stdin is not None
     try:
-        for raw in _frames(spec, eval_dir, face_box):
+        for raw in _frames(spec, eval_dir, box):
             proc.stdin.write(raw)
     finally:
         proc.stdin.close()
@@ -301,10 +302,11 @@ def _passes(spec: SceneSpec, rotation: int, lead: int, subjects: int) -> tuple[P
     return tuple(sorted(out, key=lambda p: p.start_s))
 
 
-def _join(scene_dir: Path, rotation: int, lead: int, subjects: int) -> Path:
+def _join(scene_dir: Path, out_dir: Path, rotation: int, lead: int, subjects: int) -> Path:
     """``lead`` empty slots + the subject slots rotated by ``rotation``, by stream copy
     (no encode; the rendered empty slots are repeated for a longer lead-in)."""
-    out = scene_dir / f"rot{rotation}-lead{lead}-{subjects}.ts"
+    out_dir.mkdir(parents=True, exist_ok=True)
+    out = out_dir / f"{scene_dir.name}-rot{rotation}-lead{lead}-{subjects}.ts"
     if out.is_file():
         return out
     segs = [scene_dir / f"seg{i % LEAD_SLOTS:02d}.ts" for i in range(lead)]
@@ -329,12 +331,14 @@ def camera_streams(
     n_scenes: int = 4,
     lead_s: float = 9.0,
     subjects: int = 7,
+    out_dir: Path | None = None,
 ) -> tuple[list[SceneSpec], list[CameraStream]]:
     """Streams for cameras cam-01..cam-NN (rendering missing scenes first). Camera k
     shows scene k % n_scenes rotated by k % 7 slots (distinct for up to 28 cameras),
     after ``lead_s`` (rounded up to whole slots) of street without subjects, which
     gives cameras time to connect to a live server before the first pass. ``subjects``
-    < 7 keeps only the first slots after rotation (short streams for tests)."""
+    < 7 keeps only the first slots after rotation (short streams for tests). Camera
+    files and their sidecars go to ``out_dir`` (default: ``cache``)."""
     if n_cameras < 1:
         raise ValueError(f"n_cameras={n_cameras}: must be at least 1")
     if not 1 <= subjects <= 7:
@@ -343,12 +347,11 @@ def camera_streams(
     specs = pick_scenes(eval_dir, min(n_scenes, n_cameras))
     dirs = {}
     for spec in specs:
-        box = face_box(models_dir, eval_dir / spec.face_shown)
-        dirs[spec.index] = render_scene(spec, eval_dir, box, cache)
+        dirs[spec.index] = render_scene(spec, eval_dir, models_dir, cache)
     streams = []
     for k in range(n_cameras):
         spec, rotation = specs[k % len(specs)], k % 7
-        path = _join(dirs[spec.index], rotation, lead, subjects)
+        path = _join(dirs[spec.index], out_dir or cache, rotation, lead, subjects)
         cam = CameraStream(
             f"cam-{k + 1:02d}",
             path,

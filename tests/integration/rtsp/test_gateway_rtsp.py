@@ -34,7 +34,7 @@ def test_every_listed_pass_on_two_live_cameras_is_delivered(
     tmp_path: Path, models_dir: Path, eval_dir: Path
 ) -> None:
     specs, streams = camera_streams(
-        2, eval_dir, models_dir, DEFAULT_CACHE, n_scenes=1, lead_s=6.0, subjects=3
+        2, eval_dir, models_dir, DEFAULT_CACHE, 1, lead_s=9.0, subjects=3, out_dir=tmp_path
     )
     listed = [p for s in streams for p in s.passes if p.listed]
     assert len(listed) == 4 and {p.kind for p in listed} == {"face", "plate"}
