@@ -22,9 +22,11 @@ Each camera's stream starts with empty street (``--lead``, by default 9 s + 3.5 
 further camera, because main's gateway opens RTSP cameras one after another and each
 open waits for a keyframe of the live stream); the server stops after one pass.
 
-Variants: ``current`` (this tree) and ``baseline`` (``--baseline REF`` exported with
-``git archive`` into the work dir, run the same way in the same session). Headline:
-the largest N at 100 % single-pass recall, per variant.
+Variants: ``current`` (this tree), ``baseline`` (``--baseline REF`` exported with
+``git archive`` into the work dir, run the same way in the same session) and ``sub``
+(this tree; each camera also has a 640x360 sub-stream, analysed via ``detect_source``,
+where the gateway supports it). Headline: the largest N at 100 % single-pass recall,
+per variant.
 
     EDGE_MODELS_DIR=../shared/models EDGE_EVAL_DIR=../shared/eval \\
         .venv/bin/python bench/density.py --quick            # N=1,2, current: ~2 min
@@ -58,7 +60,11 @@ DEFAULT_CAMERAS = "1,2,4,8,12,16,24"
 def parse_args(argv: list[str]) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--cameras", default=DEFAULT_CAMERAS, help="camera counts, comma-separated")
-    p.add_argument("--variants", default="current,baseline", help="current and/or baseline")
+    p.add_argument(
+        "--variants",
+        default="current,baseline",
+        help="current, baseline, sub (current tree analysing 640x360 sub-streams)",
+    )
     p.add_argument("--baseline", default="main", metavar="REF", help="git ref of the baseline")
     p.add_argument("--cache", type=Path, default=DEFAULT_CACHE, help="rendered scenes")
     p.add_argument("--workdir", type=Path, help="deployments and logs (kept); default temp")
@@ -84,9 +90,9 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     if not args.counts or min(args.counts) < 1 or max(args.counts) > 28:
         p.error(f"--cameras {args.cameras!r}: each count must be 1..28")
     args.variant_names = [v for v in args.variants.split(",") if v]
-    bad = [v for v in args.variant_names if v not in ("current", "baseline")]
+    bad = [v for v in args.variant_names if v not in ("current", "baseline", "sub")]
     if bad or not args.variant_names:
-        p.error(f"--variants {args.variants!r}: allowed current, baseline")
+        p.error(f"--variants {args.variants!r}: allowed current, baseline, sub")
     return args
 
 
@@ -146,7 +152,7 @@ def main(argv: list[str]) -> int:
     t0 = time.monotonic()
     specs, _ = camera_streams(max(args.counts), eval_dir, models_dir, args.cache, args.scenes)
     print(f"scenes ready in {time.monotonic() - t0:.0f} s ({len(specs)} distinct)", flush=True)
-    trees = {"current": ROOT}
+    trees = {"current": ROOT, "sub": ROOT}
     if "baseline" in args.variant_names:
         trees["baseline"] = export_tree(args.baseline, workdir / "baseline-tree")
     results: list[RunResult] = []
@@ -154,11 +160,18 @@ def main(argv: list[str]) -> int:
         for n in args.counts:
             lead = args.lead if args.lead is not None else 9.0 + 3.5 * (n - 1)
             used, mine = camera_streams(
-                n, eval_dir, models_dir, args.cache, args.scenes, lead, out_dir=workdir / "streams"
+                n,
+                eval_dir,
+                models_dir,
+                args.cache,
+                args.scenes,
+                lead,
+                out_dir=workdir / "streams",
+                sub="sub" in args.variant_names,
             )
             setup = RunSetup(workdir, eval_dir, models_dir, used, mine, args.settle)
             for name in args.variant_names:
-                r = run_once(setup, Variant(name, trees[name]))
+                r = run_once(setup, Variant(name, trees[name], sub=name == "sub"))
                 results.append(r)
                 print(table([r]).splitlines()[1], flush=True)
             shutil.rmtree(workdir / "streams", ignore_errors=True)

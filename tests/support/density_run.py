@@ -41,6 +41,7 @@ DROP_METRIC = "edgewatch_camera_frames_dropped_total"
 class Variant:
     name: str
     tree: Path  # PYTHONPATH of the gateway process
+    sub: bool = False  # analyse each camera's 640x360 sub-stream (detect_source)
 
 
 @dataclass
@@ -108,7 +109,11 @@ def gateway_config(root: Path, variant: Variant, urls: dict[str, str], metrics_p
     after a grown backoff) and, where the variant's config knows it, the Prometheus
     endpoint. Everything that shapes analysis stays at the shipped defaults."""
     data = yaml.safe_load((root / "gateway-1.yaml").read_text(encoding="utf-8"))
-    data["cameras"] = [{"id": cam, "source": url} for cam, url in urls.items()]
+    cams = [{"id": c, "source": url} for c, url in urls.items() if not c.endswith("-sub")]
+    for cam in cams:
+        if variant.sub:
+            cam["detect_source"] = urls[cam["id"] + "-sub"]
+    data["cameras"] = cams
     data["logging"] = {"level": "INFO", "path": str(root / "gateway.log")}
     data["sources"] = {"reconnect_initial_s": 0.5, "reconnect_max_s": 1.0}
     path = root / f"gateway-{variant.name}.yaml"
@@ -302,6 +307,8 @@ def run_once(setup: RunSetup, variant: Variant) -> RunResult:
     try:
         wl = enrol(load_model(ClientConfig, root / "admin.yaml"), setup.eval_dir, setup.specs)
         mounts = {s.camera_id: s.path for s in setup.streams}
+        if variant.sub:
+            mounts |= {f"{s.camera_id}-sub": _sub(s) for s in setup.streams}
         server = RtspServer(mounts, live=True)
         playing_at = _gateway_pass(setup, variant, root, server, result)
         events = all_events(load_model(ClientConfig, root / "reviewer.yaml"))
@@ -314,6 +321,12 @@ def run_once(setup: RunSetup, variant: Variant) -> RunResult:
     finally:
         store.stop()
     return result
+
+
+def _sub(stream: CameraStream) -> Path:
+    if stream.sub_path is None:
+        raise ValueError(f"{stream.camera_id}: no sub-stream rendered (camera_streams(sub=True))")
+    return stream.sub_path
 
 
 def _gateway_pass(

@@ -86,6 +86,7 @@ class CameraStream:
     scene: int
     duration_s: float
     passes: tuple[Pass, ...]
+    sub_path: Path | None = None  # the same scene at 640x360 (a camera's sub-stream)
 
 
 # ---------------------------------------------------------------- choosing subjects
@@ -302,11 +303,31 @@ def _passes(spec: SceneSpec, rotation: int, lead: int, subjects: int) -> tuple[P
     return tuple(sorted(out, key=lambda p: p.start_s))
 
 
-def _join(scene_dir: Path, out_dir: Path, rotation: int, lead: int, subjects: int) -> Path:
+def sub_segments(scene_dir: Path) -> Path:
+    """The scene's segments at 640x360 / 512 kbit/s (the sub-stream of an NVR-style
+    camera, same frames and times), made once from the 1080p segments."""
+    out = scene_dir / "sub"
+    if (out / "done").is_file():
+        return out
+    out.mkdir(exist_ok=True)
+    enc = [*_X264[:6], "-b:v", "512k", "-maxrate", "512k", "-bufsize", "1M", *_X264[12:]]
+    for seg in sorted(scene_dir.glob("seg*.ts")):
+        subprocess.run(
+            ["ffmpeg", "-v", "error", "-y", "-i", str(seg), "-vf", "scale=640:360", *enc,
+             "-f", "mpegts", str(out / seg.name)],
+            check=True,
+        )  # fmt: skip
+    (out / "done").write_text("ok\n")
+    return out
+
+
+def _join(
+    scene_dir: Path, out_dir: Path, rotation: int, lead: int, subjects: int, name: str
+) -> Path:
     """``lead`` empty slots + the subject slots rotated by ``rotation``, by stream copy
     (no encode; the rendered empty slots are repeated for a longer lead-in)."""
     out_dir.mkdir(parents=True, exist_ok=True)
-    out = out_dir / f"{scene_dir.name}-rot{rotation}-lead{lead}-{subjects}.ts"
+    out = out_dir / f"{name}-rot{rotation}-lead{lead}-{subjects}.ts"
     if out.is_file():
         return out
     segs = [scene_dir / f"seg{i % LEAD_SLOTS:02d}.ts" for i in range(lead)]
@@ -332,13 +353,15 @@ def camera_streams(
     lead_s: float = 9.0,
     subjects: int = 7,
     out_dir: Path | None = None,
+    sub: bool = False,
 ) -> tuple[list[SceneSpec], list[CameraStream]]:
     """Streams for cameras cam-01..cam-NN (rendering missing scenes first). Camera k
     shows scene k % n_scenes rotated by k % 7 slots (distinct for up to 28 cameras),
     after ``lead_s`` (rounded up to whole slots) of street without subjects, which
     gives cameras time to connect to a live server before the first pass. ``subjects``
     < 7 keeps only the first slots after rotation (short streams for tests). Camera
-    files and their sidecars go to ``out_dir`` (default: ``cache``)."""
+    files and their sidecars go to ``out_dir`` (default: ``cache``); ``sub`` adds each
+    camera's 640x360 sub-stream."""
     if n_cameras < 1:
         raise ValueError(f"n_cameras={n_cameras}: must be at least 1")
     if not 1 <= subjects <= 7:
@@ -351,15 +374,22 @@ def camera_streams(
     streams = []
     for k in range(n_cameras):
         spec, rotation = specs[k % len(specs)], k % 7
-        path = _join(dirs[spec.index], out_dir or cache, rotation, lead, subjects)
+        scene_dir, where = dirs[spec.index], out_dir or cache
+        path = _join(scene_dir, where, rotation, lead, subjects, scene_dir.name)
+        sub_path = None
+        if sub:
+            sub_dir = sub_segments(scene_dir)
+            sub_path = _join(sub_dir, where, rotation, lead, subjects, scene_dir.name + "-sub")
         cam = CameraStream(
             f"cam-{k + 1:02d}",
             path,
             spec.index,
             (lead + subjects) * SLOT_S,
             _passes(spec, rotation, lead, subjects),
+            sub_path,
         )
-        sidecar = {**asdict(cam), "path": str(path), "scene_spec": asdict(spec)}
+        sidecar = {**asdict(cam), "path": str(path), "sub_path": str(sub_path or ""),
+                   "scene_spec": asdict(spec)}  # fmt: skip
         path.with_suffix(".json").write_text(json.dumps(sidecar, ensure_ascii=False, indent=1))
         streams.append(cam)
     return specs, streams
