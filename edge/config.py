@@ -58,6 +58,31 @@ class RuntimeConfig(StrictModel):
     allow_spinning: bool = False
 
 
+class TileConfig(StrictModel):
+    """A second detector pass over overlapping tiles of large frames (small targets).
+
+    Off by default: it multiplies the detector's cost by (1 + tiles); see
+    docs/accuracy.md "Street features" for the measured gain and cost."""
+
+    enabled: bool = False
+    #: tile side in frame pixels; the detector input (640) over this is the zoom
+    size: int = Field(default=960, ge=160, le=4096)
+    #: pixels shared by neighbouring tiles: more than the largest target to be tiled
+    overlap: int = Field(default=192, ge=0, le=2048)
+    #: frames whose longer side is shorter than this are not tiled
+    min_frame_px: int = Field(default=1280, ge=160, le=16384)
+    #: boxes overlapping a better one by more than this IoU are one target seen twice
+    merge_iou: float = Field(default=0.5, gt=0.0, lt=1.0)
+
+    @model_validator(mode="after")
+    def _overlap(self) -> TileConfig:
+        if self.overlap >= self.size:
+            raise ValueError(
+                f"overlap {self.overlap} must be smaller than the tile size {self.size}"
+            )
+        return self
+
+
 class FaceConfig(StrictModel):
     enabled: bool = True
     detector: Literal["scrfd_500m", "scrfd_2.5g"] = "scrfd_500m"
@@ -70,6 +95,7 @@ class FaceConfig(StrictModel):
     min_quality: float = Field(default=0.3, ge=0.0, le=1.0)
     #: manifest id of the face embedder; watchlist templates must come from the same model
     embedder: str = Field(default="mobilefacenet_128", pattern=r"^[A-Za-z0-9_.\-]+$")
+    tiles: TileConfig = TileConfig()
 
     @model_validator(mode="after")
     def _thresholds(self) -> FaceConfig:
@@ -88,6 +114,7 @@ class PlateConfig(StrictModel):
     det_threshold: float = Field(default=0.3, gt=0.0, lt=1.0)
     nms_iou: float = Field(default=0.5, gt=0.0, lt=1.0)
     min_confidence: float = Field(default=0.6, ge=0.0, le=1.0)
+    tiles: TileConfig = TileConfig()
 
 
 class MatchConfig(StrictModel):

@@ -24,6 +24,7 @@ from edge.modelpack import ModelEntry, PackManifest, VerifiedModel, load_verifie
 from edge.vision.face_quality import face_quality
 from edge.vision.protocols import FaceDetector, FaceEmbedder
 from edge.vision.runtime import create_session
+from edge.vision.tiles import TiledFaceDetector
 from edge.vision.types import Box, Face, FaceDetection, FaceEmbedding, FaceQuality, Image, Point
 
 log = logging.getLogger(__name__)
@@ -280,7 +281,10 @@ def load_face_analyzer(
     pack_dir: Path, config: FaceConfig, runtime: RuntimeConfig, manifest: PackManifest
 ) -> FaceAnalyzer:
     """Load and verify the configured detector and embedder, then warm both up once."""
-    detector = load_scrfd_detector(pack_dir, config, runtime, manifest)
+    scrfd = load_scrfd_detector(pack_dir, config, runtime, manifest)
+    detector: FaceDetector = scrfd
+    if config.tiles.enabled:
+        detector = TiledFaceDetector(scrfd, config.tiles)
     entry = _entry(manifest, config.embedder, "face_embedder")
     embedder = load_onnx_embedder(load_verified(pack_dir, entry), runtime)
     # first runs allocate onnxruntime's buffers; pay that at start, not on the first face
@@ -288,6 +292,6 @@ def load_face_analyzer(
     embedder.embed([np.zeros((ALIGNED_SIZE, ALIGNED_SIZE, 3), dtype=np.uint8)])
     log.info(
         "face models loaded",
-        extra={"detector": detector.model_id, "embedder": embedder.model_id, "dim": embedder.dim},
+        extra={"detector": scrfd.model_id, "embedder": embedder.model_id, "dim": embedder.dim},
     )
     return FaceAnalyzer(detector, embedder, config)

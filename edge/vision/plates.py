@@ -29,6 +29,7 @@ from edge.vision.plate_readers import (
 )
 from edge.vision.protocols import PlateDetector, PlateReader
 from edge.vision.runtime import create_session
+from edge.vision.tiles import TiledPlateDetector
 from edge.vision.types import Box, Image, Plate, PlateDetection, Point
 
 log = logging.getLogger(__name__)
@@ -256,7 +257,9 @@ def load_plate_recognizer(
     pack_dir: Path, config: PlateConfig, runtime: RuntimeConfig, manifest: PackManifest
 ) -> PlateRecognizer:
     """Verified models -> sessions -> recogniser, warmed up once."""
-    detector = load_plate_detector(pack_dir, config, runtime, manifest)
+    detector: PlateDetector = load_plate_detector(pack_dir, config, runtime, manifest)
+    if config.tiles.enabled:
+        detector = TiledPlateDetector(detector, config.tiles)
     reader = load_plate_reader(pack_dir, config, runtime, manifest)
     recognizer = PlateRecognizer(detector, reader, config)
     recognizer.warm_up()
