@@ -38,6 +38,7 @@ from edge.vision.faces import FaceAnalyzer, load_face_analyzer
 from edge.vision.plate_readers import READER_MODEL_IDS
 from edge.vision.plates import DETECTOR_MODEL_IDS as PLATE_DETECTOR_IDS
 from edge.vision.plates import PlateRecognizer, load_plate_recognizer
+from edge.vision.scene_privacy import PrivacySweep, load_privacy_sweep
 
 log = logging.getLogger(__name__)
 
@@ -68,6 +69,7 @@ class Gateway:
         self._uplink: Uplink | None = None
         self._faces: FaceAnalyzer | None = None
         self._plates: PlateRecognizer | None = None
+        self._sweep: PrivacySweep | None = None
         self._started_us = 0
         #: the GA/T 1400 endpoint that viid: cameras push to (None without such cameras)
         self.viid: ViidReceiver | None = None
@@ -101,7 +103,7 @@ class Gateway:
         self._uplink.start()
         if wait_for_sync_s > 0 and not self._uplink.synced.wait(wait_for_sync_s):
             log.warning("store not reachable at start; matching with the local watchlist")
-        builder = EvidenceBuilder(cfg.gateway_id, key, self._model_ids())
+        builder = EvidenceBuilder(cfg.gateway_id, key, self._model_ids(), sweep=self._sweep)
         if cfg.viid is not None:
             self.viid = ViidReceiver(cfg.viid, cfg.vision.images)
         for cam in cfg.cameras:
@@ -159,6 +161,11 @@ class Gateway:
         if "plates" in wanted and cfg.vision.plates.enabled:
             self._plates = load_plate_recognizer(
                 self._models_dir, cfg.vision.plates, runtime, manifest
+            )
+        if cfg.vision.privacy.enabled and cfg.cameras:
+            # both kinds whatever the cameras recognise: a plate camera sees drivers
+            self._sweep = load_privacy_sweep(
+                self._models_dir, cfg.vision.privacy, cfg.vision.runtime, manifest
             )
 
     def _model_ids(self) -> list[str]:
