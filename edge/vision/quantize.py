@@ -20,10 +20,12 @@ from typing import Any, Literal
 import onnxruntime as ort
 import yaml
 
+from edge.config import RuntimeConfig
 from edge.errors import ConfigError, ModelPackError
-from edge.modelpack import ModelEntry, PackManifest, load_verified
+from edge.modelpack import ModelEntry, PackManifest, VerifiedModel, load_verified
 from edge.variants import VARIANTS_FILE, VariantEntry, VariantManifest, load_variant_manifest
 from edge.vision.calibration import Feed, capture
+from edge.vision.runtime import create_session
 
 log = logging.getLogger(__name__)
 
@@ -40,6 +42,22 @@ def _quantization() -> Any:
             "pip install 'edgewatch[quantize]'"
         ) from None
     return quantization
+
+
+#: per-channel QDQ needs DequantizeLinear's axis attribute (opset 13)
+MIN_OPSET = 13
+
+
+def _upgrade_opset(path: Path) -> None:
+    """Convert the graph to opset 13 with onnx's version converter (the pack's models
+    are opset 11/12); onnxruntime.quantization only rewrites the opset number."""
+    import onnx
+    from onnx import version_converter
+
+    model = onnx.load(str(path))
+    opset = next(o.version for o in model.opset_import if o.domain in ("", "ai.onnx"))
+    if opset < MIN_OPSET:
+        onnx.save(version_converter.convert_version(model, MIN_OPSET), str(path))
 
 
 class _Feeds:
@@ -62,6 +80,7 @@ def _quantize_file(src: Path, dst: Path, method: Method, feeds: list[Feed]) -> N
         return
     # onnxruntime's recommended pre-pass: shape inference and graph fusions (Conv+BN
     # etc.) first, so fused ops get one scale instead of two
+    _upgrade_opset(src)
     pre = src.with_name("pre.onnx")
     q.shape_inference.quant_pre_process(str(src), str(pre), skip_symbolic_shape=True)
     q.quantize_static(
@@ -110,6 +129,8 @@ def quantize_model(req: QuantizeRequest, entry: ModelEntry) -> VariantEntry:
         out = Path(tmp) / "variant.onnx"
         _quantize_file(src, out, req.method, calib.feeds if calib else [])
         data = out.read_bytes()
+    # the product must be able to load it: same contract checks as a pack file
+    create_session(VerifiedModel(entry=entry, path=dst, data=data), RuntimeConfig())
     dst.write_bytes(data)
     variant = VariantEntry(
         parent_id=entry.id,
