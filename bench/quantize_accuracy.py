@@ -13,7 +13,9 @@ from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import cast
 
+import cv2
 import numpy as np
 
 from edge.config import (
@@ -41,6 +43,15 @@ def runtime_with(variants_dir: Path, **roles: str) -> RuntimeConfig:
 
 def _image(eval_dir: Path, file: str) -> Image:
     return load_image(eval_dir / file, ImageLimits()).image
+
+
+def _frame(eval_dir: Path, file: str) -> Image:
+    """Plate frames are read as the plate accuracy test reads them (cv2.imread), so the
+    fp32 row matches docs/accuracy.md."""
+    img = cv2.imread(str(eval_dir / file), cv2.IMREAD_COLOR)
+    if img is None:
+        raise FileNotFoundError(eval_dir / file)
+    return cast(Image, img)
 
 
 @dataclass(frozen=True)
@@ -90,7 +101,7 @@ def score_plates(
 ) -> PlateScore:
     """Exact reads and detector recall (a detection centred inside the labelled box)."""
     frames = [r for r in rows if not r.is_crop]
-    scans = {f: recognizer.scan(_image(eval_dir, f)) for f in sorted({r.file for r in frames})}
+    scans = {f: recognizer.scan(_frame(eval_dir, f)) for f in sorted({r.file for r in frames})}
     exact = detected = held_exact = held = 0
     for r in frames:
         scan = scans[r.file]
@@ -103,7 +114,7 @@ def score_plates(
             held_exact += hit
     crops = [r for r in rows if r.is_crop]
     crops_exact = sum(
-        normalise_plate(recognizer.reader.read(_image(eval_dir, r.file)).text) == r.text
+        normalise_plate(recognizer.reader.read(_frame(eval_dir, r.file)).text) == r.text
         for r in crops
     )
     return PlateScore(exact, len(frames), detected, crops_exact, len(crops), held_exact, held)
