@@ -48,6 +48,19 @@ Address = Annotated[str, AfterValidator(check_address)]
 Provider = Literal["cpu", "cuda", "tensorrt", "openvino"]
 
 
+ModelVariant = Literal["fp32", "int8"]
+
+
+class ModelVariants(StrictModel):
+    """fp32 everywhere by default: a variant is adopted per role, only where measured."""
+
+    face_detector: ModelVariant = "fp32"
+    face_embedder: ModelVariant = "fp32"
+    plate_detector: ModelVariant = "fp32"
+    plate_reader: ModelVariant = "fp32"
+    plate_color: ModelVariant = "fp32"
+
+
 class RuntimeConfig(StrictModel):
     """How ONNX sessions run."""
 
@@ -56,6 +69,11 @@ class RuntimeConfig(StrictModel):
     #: onnxruntime's spinning threads make several sessions fight over 2-4 cores;
     #: measured 1.5-2.6x faster with it off on such boxes, identical results.
     allow_spinning: bool = False
+    #: per role, which copy of the pack model runs: the pack's own fp32 file or a
+    #: variant made by `edgewatch models quantize` (docs/accuracy.md "Model variants")
+    variants: ModelVariants = ModelVariants()
+    #: folder written by `edgewatch models quantize --to`; default <models_dir>/variants
+    variants_dir: Path | None = None
 
 
 class TileConfig(StrictModel):
