@@ -75,6 +75,12 @@ def _register_quantize(msub: argparse._SubParsersAction[argparse.ArgumentParser]
         choices=["static-qdq", "static-qoperator", "dynamic"],
         help="static QDQ (default; conv models), QOperator, or dynamic (no calibration)",
     )
+    q.add_argument(
+        "--calibrate",
+        default="minmax",
+        choices=["minmax", "percentile", "entropy"],
+        help="activation ranges from the calibration inputs (default minmax)",
+    )
     q.add_argument("--seed", type=int, default=0, help="calibration sample seed (default 0)")
     q.add_argument("--images", type=int, metavar="N", help="calibration images (default: per role)")
     q.set_defaults(handler=run_quantize)
@@ -170,6 +176,7 @@ def run_quantize(args: argparse.Namespace) -> int:
         eval_dir=_eval_dir(args.eval),
         out_dir=args.to,
         method=args.method,
+        calibrate=args.calibrate,
         seed=args.seed,
         images=args.images,
     )
