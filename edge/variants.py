@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
@@ -18,7 +19,7 @@ from pydantic import Field
 
 from edge.config import RuntimeConfig, StrictModel, load_model
 from edge.errors import ConfigError, ModelPackError
-from edge.modelpack import ModelEntry, VerifiedModel, load_verified
+from edge.modelpack import ModelEntry, PackManifest, VerifiedModel, load_verified
 
 log = logging.getLogger(__name__)
 
@@ -119,3 +120,39 @@ def load_for_runtime(pack_dir: Path, entry: ModelEntry, runtime: RuntimeConfig) 
     model = load_verified_variant(variants_dir(pack_dir, runtime), entry, variant)
     log.info("model variant loaded", extra={"model": entry.id, "variant": variant})
     return model
+
+
+@dataclass(frozen=True, slots=True)
+class VariantCheck:
+    entry: VariantEntry
+    ok: bool
+    detail: str
+
+
+def verify_variants(folder: Path, manifest: PackManifest) -> list[VariantCheck]:
+    """Every variant of a folder against its own entry and the pack manifest's parent
+    (`edgewatch models verify --variants DIR`); the parent's own file is checked by the
+    pack verification beside it."""
+    out = []
+    for v in load_variant_manifest(folder).variants:
+        try:
+            parent = manifest.by_id(v.parent_id)
+        except ModelPackError as e:
+            out.append(VariantCheck(v, False, str(e)))
+            continue
+        if parent.sha256 != v.parent_sha256:
+            detail = f"made from sha256 {v.parent_sha256}, the manifest pins {parent.sha256}"
+            out.append(VariantCheck(v, False, detail))
+            continue
+        path = folder / v.file
+        if not path.is_file():
+            out.append(VariantCheck(v, False, f"{str(path)!r} is missing"))
+            continue
+        data = path.read_bytes()
+        digest = hashlib.sha256(data).hexdigest()
+        if digest != v.sha256 or len(data) != v.size:
+            detail = f"sha256 {digest} ({len(data)} bytes), expected {v.sha256} ({v.size} bytes)"
+            out.append(VariantCheck(v, False, detail))
+            continue
+        out.append(VariantCheck(v, True, ""))
+    return out

@@ -205,3 +205,24 @@ def test_analyze_runs_the_configured_variant_and_refuses_a_tampered_one(
     (line,) = bad.stderr.strip().splitlines()
     assert line.startswith("edgewatch: error: int8 variant file")
     assert "altered or replaced" in line and str(folder / entry.file) in line
+
+
+def test_models_verify_checks_variants(variants: Path, tmp_path: Path, models_dir: Path) -> None:
+    env = {**os.environ, "EDGE_MODELS_DIR": str(models_dir)}
+
+    def verify(folder: Path) -> subprocess.CompletedProcess[str]:
+        args = [sys.executable, "-m", "edge", "models", "verify", "--variants", str(folder)]
+        return subprocess.run(args, capture_output=True, text=True, env=env, timeout=300)
+
+    good = verify(variants)
+    assert good.returncode == 0, good.stderr[-2000:]
+    assert f"OK        {MODEL} int8" in good.stdout
+    assert f"and 1 variants in {variants} verified" in good.stdout
+    folder = tmp_path / "v"
+    shutil.copytree(variants, folder)
+    (entry,) = load_variant_manifest(folder).variants
+    (folder / entry.file).write_bytes(b"not a model")
+    bad = verify(folder)
+    assert bad.returncode == 1 and "Traceback" not in bad.stderr
+    assert f"BAD       {MODEL} int8" in bad.stdout and "expected " + entry.sha256 in bad.stdout
+    assert "failed verification" in bad.stderr
