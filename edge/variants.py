@@ -27,7 +27,6 @@ log = logging.getLogger(__name__)
 VARIANTS_FILE = "variants.yaml"
 #: where variants are looked for when runtime.variants_dir is not set
 DEFAULT_SUBDIR = "variants"
-Sha256 = str
 
 
 class Calibration(StrictModel):
@@ -37,17 +36,17 @@ class Calibration(StrictModel):
     seed: int
     files: list[str]
     #: sha256 over the sorted (file, file sha256) lines: the same images give the same hash
-    sha256: Sha256 = Field(pattern=r"^[0-9a-f]{64}$")
+    sha256: str = Field(pattern=r"^[0-9a-f]{64}$")
     inputs: int = Field(ge=1, description="input tensors captured from the product pipeline")
 
 
 class VariantEntry(StrictModel):
     parent_id: str
     parent_file: str
-    parent_sha256: Sha256 = Field(pattern=r"^[0-9a-f]{64}$")
+    parent_sha256: str = Field(pattern=r"^[0-9a-f]{64}$")
     variant: Literal["int8"]
     file: str
-    sha256: Sha256 = Field(pattern=r"^[0-9a-f]{64}$")
+    sha256: str = Field(pattern=r"^[0-9a-f]{64}$")
     size: int = Field(gt=0)
     method: str
     onnxruntime: str

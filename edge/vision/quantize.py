@@ -184,7 +184,9 @@ def quantize_model(req: QuantizeRequest, entry: ModelEntry) -> VariantEntry:
         data = out.read_bytes()
     # the product must be able to load it: same contract checks as a pack file
     create_session(VerifiedModel(entry=entry, path=dst, data=data), RuntimeConfig())
-    dst.write_bytes(data)
+    part = dst.with_name(dst.name + ".part")
+    part.write_bytes(data)
+    part.replace(dst)  # a reader of the folder never sees half a variant
     variant = VariantEntry(
         parent_id=entry.id,
         parent_file=entry.file,
