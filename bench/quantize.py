@@ -4,7 +4,8 @@ Make the variants with the project command first, then:
 
     EDGE_MODELS_DIR=/work/shared/models EDGE_EVAL_DIR=/work/shared/eval \\
       .venv/bin/edgewatch models quantize --to /tmp/int8 \\
-        --only scrfd_500m_bnkps mobilefacenet_128 y5fu_640x plate_rec_color
+        --only scrfd_500m_bnkps y5fu_640x plate_rec_color
+    ... edgewatch models quantize --to /tmp/int8 --only mobilefacenet_128 --calibrate percentile
     EDGE_MODELS_DIR=... EDGE_EVAL_DIR=... .venv/bin/python bench/quantize.py --variants /tmp/int8
 
 Speed: each role's fp32 and int8 sessions run the same real inputs (captured from the

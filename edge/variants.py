@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
@@ -18,7 +19,7 @@ from pydantic import Field
 
 from edge.config import RuntimeConfig, StrictModel, load_model
 from edge.errors import ConfigError, ModelPackError
-from edge.modelpack import ModelEntry, VerifiedModel, load_verified
+from edge.modelpack import ModelEntry, PackManifest, VerifiedModel, load_verified
 
 log = logging.getLogger(__name__)
 
@@ -26,7 +27,6 @@ log = logging.getLogger(__name__)
 VARIANTS_FILE = "variants.yaml"
 #: where variants are looked for when runtime.variants_dir is not set
 DEFAULT_SUBDIR = "variants"
-Sha256 = str
 
 
 class Calibration(StrictModel):
@@ -36,17 +36,17 @@ class Calibration(StrictModel):
     seed: int
     files: list[str]
     #: sha256 over the sorted (file, file sha256) lines: the same images give the same hash
-    sha256: Sha256 = Field(pattern=r"^[0-9a-f]{64}$")
+    sha256: str = Field(pattern=r"^[0-9a-f]{64}$")
     inputs: int = Field(ge=1, description="input tensors captured from the product pipeline")
 
 
 class VariantEntry(StrictModel):
     parent_id: str
     parent_file: str
-    parent_sha256: Sha256 = Field(pattern=r"^[0-9a-f]{64}$")
+    parent_sha256: str = Field(pattern=r"^[0-9a-f]{64}$")
     variant: Literal["int8"]
     file: str
-    sha256: Sha256 = Field(pattern=r"^[0-9a-f]{64}$")
+    sha256: str = Field(pattern=r"^[0-9a-f]{64}$")
     size: int = Field(gt=0)
     method: str
     onnxruntime: str
@@ -119,3 +119,39 @@ def load_for_runtime(pack_dir: Path, entry: ModelEntry, runtime: RuntimeConfig) 
     model = load_verified_variant(variants_dir(pack_dir, runtime), entry, variant)
     log.info("model variant loaded", extra={"model": entry.id, "variant": variant})
     return model
+
+
+@dataclass(frozen=True, slots=True)
+class VariantCheck:
+    entry: VariantEntry
+    ok: bool
+    detail: str
+
+
+def verify_variants(folder: Path, manifest: PackManifest) -> list[VariantCheck]:
+    """Every variant of a folder against its own entry and the pack manifest's parent
+    (`edgewatch models verify --variants DIR`); the parent's own file is checked by the
+    pack verification beside it."""
+    out = []
+    for v in load_variant_manifest(folder).variants:
+        try:
+            parent = manifest.by_id(v.parent_id)
+        except ModelPackError as e:
+            out.append(VariantCheck(v, False, str(e)))
+            continue
+        if parent.sha256 != v.parent_sha256:
+            detail = f"made from sha256 {v.parent_sha256}, the manifest pins {parent.sha256}"
+            out.append(VariantCheck(v, False, detail))
+            continue
+        path = folder / v.file
+        if not path.is_file():
+            out.append(VariantCheck(v, False, f"{str(path)!r} is missing"))
+            continue
+        data = path.read_bytes()
+        digest = hashlib.sha256(data).hexdigest()
+        if digest != v.sha256 or len(data) != v.size:
+            detail = f"sha256 {digest} ({len(data)} bytes), expected {v.sha256} ({v.size} bytes)"
+            out.append(VariantCheck(v, False, detail))
+            continue
+        out.append(VariantCheck(v, True, ""))
+    return out

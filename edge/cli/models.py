@@ -8,8 +8,12 @@ import json
 import os
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from edge.errors import ConfigError, ModelPackError
+
+if TYPE_CHECKING:
+    from edge.modelpack import PackManifest
 
 _LABEL = {
     "ok": "OK",
@@ -35,6 +39,12 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         "--manifest", type=Path, metavar="M", help="manifest (default: the built-in one)"
     )
     v.add_argument("--json", action="store_true", help="one JSON object per model file")
+    v.add_argument(
+        "--variants",
+        type=Path,
+        metavar="V",
+        help="also check the variants folder made by `models quantize`",
+    )
     v.set_defaults(handler=run_verify)
 
     f = msub.add_parser("fetch", help="download missing or damaged model files, verified")
@@ -75,6 +85,12 @@ def _register_quantize(msub: argparse._SubParsersAction[argparse.ArgumentParser]
         choices=["static-qdq", "static-qoperator", "dynamic"],
         help="static QDQ (default; conv models), QOperator, or dynamic (no calibration)",
     )
+    q.add_argument(
+        "--calibrate",
+        default="minmax",
+        choices=["minmax", "percentile", "entropy"],
+        help="activation ranges from the calibration inputs (default minmax)",
+    )
     q.add_argument("--seed", type=int, default=0, help="calibration sample seed (default 0)")
     q.add_argument("--images", type=int, metavar="N", help="calibration images (default: per role)")
     q.set_defaults(handler=run_quantize)
@@ -111,13 +127,39 @@ def run_verify(args: argparse.Namespace) -> int:
             line += f": {c.detail}; {_fix_hint(pack_dir, c.entry.id)}"
         print(line)
     failed = sum(not c.ok for c in checks)
+    variants = 0
+    if args.variants is not None:
+        bad, variants = _verify_variants(args.variants, manifest, args.json)
+        failed += bad
+    also = f" and {variants} variants in {args.variants}" if args.variants else ""
     if failed:
         raise ModelPackError(
-            f"{failed} of {len(checks)} model files in {pack_dir} failed verification"
+            f"{failed} of {len(checks) + variants} model files in {pack_dir}{also} "
+            "failed verification"
         )
     if not args.json:
-        print(f"all {len(checks)} model files in {pack_dir} verified")
+        print(f"all {len(checks)} model files in {pack_dir}{also} verified")
     return 0
+
+
+def _verify_variants(folder: Path, manifest: PackManifest, as_json: bool) -> tuple[int, int]:
+    """(failed, checked) variants of the folder, one line each."""
+    from edge.variants import verify_variants
+
+    checks = verify_variants(folder, manifest)
+    for c in checks:
+        v = c.entry
+        if as_json:
+            row = {"variant_of": v.parent_id, "variant": v.variant, "file": v.file}
+            print(json.dumps(row | {"status": "ok" if c.ok else "bad", "detail": c.detail}))
+            continue
+        line = f"{'OK' if c.ok else 'BAD':<9} {v.parent_id + ' ' + v.variant:<22} {v.file}"
+        if not c.ok:
+            line += (
+                f": {c.detail}; fix: edgewatch models quantize --to {folder} --only {v.parent_id}"
+            )
+        print(line)
+    return sum(not c.ok for c in checks), len(checks)
 
 
 def run_fetch(args: argparse.Namespace) -> int:
@@ -170,6 +212,7 @@ def run_quantize(args: argparse.Namespace) -> int:
         eval_dir=_eval_dir(args.eval),
         out_dir=args.to,
         method=args.method,
+        calibrate=args.calibrate,
         seed=args.seed,
         images=args.images,
     )

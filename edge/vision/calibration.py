@@ -23,7 +23,7 @@ from insightface.model_zoo.scrfd import SCRFD
 from edge.config import FaceConfig, ImageLimits, PlateConfig, RuntimeConfig
 from edge.errors import InputError, ModelPackError
 from edge.imageio import load_image
-from edge.modelpack import ModelEntry, PackManifest, VerifiedModel, load_verified
+from edge.modelpack import ModelEntry, PackManifest, load_verified
 from edge.variants import Calibration
 from edge.vision.faces import (
     NMS_IOU,
@@ -106,16 +106,16 @@ def calibration_hash(eval_dir: Path, files: Sequence[str]) -> str:
     return h.hexdigest()
 
 
-def _fp32(pack_dir: Path, entry: ModelEntry) -> tuple[RecordingSession, VerifiedModel]:
-    model = load_verified(pack_dir, entry)
-    return RecordingSession(create_session(model, RuntimeConfig())), model
+def _fp32(pack_dir: Path, entry: ModelEntry) -> RecordingSession:
+    """The pack's verified fp32 model (never a variant), recorded."""
+    return RecordingSession(create_session(load_verified(pack_dir, entry), RuntimeConfig()))
 
 
 Runner = Callable[[Image], object]
 
 
 def _face_detector(pack_dir: Path, entry: ModelEntry, _m: PackManifest) -> tuple[Any, Runner]:
-    rec, _ = _fp32(pack_dir, entry)
+    rec = _fp32(pack_dir, entry)
     model = SCRFD(model_file=None, session=rec)
     model.nms_thresh = NMS_IOU
     cfg = FaceConfig()
@@ -126,7 +126,7 @@ def _face_detector(pack_dir: Path, entry: ModelEntry, _m: PackManifest) -> tuple
 
 def _face_embedder(pack_dir: Path, entry: ModelEntry, m: PackManifest) -> tuple[Any, Runner]:
     detector = load_scrfd_detector(pack_dir, FaceConfig(), RuntimeConfig(), m)
-    rec, _ = _fp32(pack_dir, entry)
+    rec = _fp32(pack_dir, entry)
     embedder = embedder_from_session(rec, entry)
 
     def run(image: Image) -> object:
@@ -137,7 +137,7 @@ def _face_embedder(pack_dir: Path, entry: ModelEntry, m: PackManifest) -> tuple[
 
 
 def _plate_detector(pack_dir: Path, entry: ModelEntry, _m: PackManifest) -> tuple[Any, Runner]:
-    rec, _ = _fp32(pack_dir, entry)
+    rec = _fp32(pack_dir, entry)
     cfg = PlateConfig()
     return rec, Y5fuPlateDetector.create(rec, entry, cfg.det_threshold, cfg.nms_iou).detect
 
@@ -146,7 +146,7 @@ def _plate_reading(pack_dir: Path, entry: ModelEntry, m: PackManifest) -> tuple[
     """Readers and the colour classifier see the detector's rectified plates."""
     cfg = PlateConfig()
     detector = load_plate_detector(pack_dir, cfg, RuntimeConfig(), m)
-    rec, _ = _fp32(pack_dir, entry)
+    rec = _fp32(pack_dir, entry)
     reader: PlateReader
     if entry.id == "plate_rec_color":
         reader = PlateRecColorReader.create(rec, entry)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import csv
 import hashlib
+import json
 import os
 import shutil
 import subprocess
@@ -162,3 +163,66 @@ def test_int8_reader_reads_the_dev_subset_as_fp32_does(
     print(f"\n[int8 reader] exact fp32 {len(exact['fp32'])}/{len(rows)}, int8 {len(exact['int8'])}")
     assert len(exact["fp32"]) >= 0.9 * len(rows)
     assert exact["fp32"] - exact["int8"] == set(), "reads lost by the int8 reader"
+
+
+def _analyze(config: Path, image: Path, models: Path) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "EDGE_MODELS_DIR": str(models)}
+    return subprocess.run(
+        [sys.executable, "-m", "edge", "analyze", "--json", "--config", str(config), str(image)],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=300,
+    )
+
+
+def test_analyze_runs_the_configured_variant_and_refuses_a_tampered_one(
+    variants: Path, tmp_path: Path, models_dir: Path, eval_dir: Path
+) -> None:
+    """The config switch reaches the product: `edgewatch analyze` with
+    runtime.variants.plate_reader int8 reads the plate; altered bytes stop it."""
+    image = eval_dir / "plates" / "toll_hyperlpr" / "toll_001.jpg"
+    with (eval_dir / "plates_manifest.csv").open(encoding="utf-8", newline="") as f:
+        truth = next(
+            r["plate_text"] for r in csv.DictReader(f) if r["file"].endswith("toll_001.jpg")
+        )
+    folder = tmp_path / "v"
+    shutil.copytree(variants, folder)
+    config = tmp_path / "analyze.yaml"
+    config.write_text(
+        "kind: analyze\nvision:\n  runtime:\n"
+        f"    variants: {{plate_reader: int8}}\n    variants_dir: {folder}\n",
+        encoding="utf-8",
+    )
+    ok = _analyze(config, image, models_dir)
+    assert ok.returncode == 0, ok.stderr[-2000:]
+    assert [p["text"] for p in json.loads(ok.stdout)["plates"]] == [truth]
+
+    (entry,) = load_variant_manifest(folder).variants
+    (folder / entry.file).write_bytes((folder / entry.file).read_bytes()[:-16])
+    bad = _analyze(config, image, models_dir)
+    assert bad.returncode == 1 and "Traceback" not in bad.stderr
+    (line,) = bad.stderr.strip().splitlines()
+    assert line.startswith("edgewatch: error: int8 variant file")
+    assert "altered or replaced" in line and str(folder / entry.file) in line
+
+
+def test_models_verify_checks_variants(variants: Path, tmp_path: Path, models_dir: Path) -> None:
+    env = {**os.environ, "EDGE_MODELS_DIR": str(models_dir)}
+
+    def verify(folder: Path) -> subprocess.CompletedProcess[str]:
+        args = [sys.executable, "-m", "edge", "models", "verify", "--variants", str(folder)]
+        return subprocess.run(args, capture_output=True, text=True, env=env, timeout=300)
+
+    good = verify(variants)
+    assert good.returncode == 0, good.stderr[-2000:]
+    assert f"OK        {MODEL} int8" in good.stdout
+    assert f"and 1 variants in {variants} verified" in good.stdout
+    folder = tmp_path / "v"
+    shutil.copytree(variants, folder)
+    (entry,) = load_variant_manifest(folder).variants
+    (folder / entry.file).write_bytes(b"not a model")
+    bad = verify(folder)
+    assert bad.returncode == 1 and "Traceback" not in bad.stderr
+    assert f"BAD       {MODEL} int8" in bad.stdout and "expected " + entry.sha256 in bad.stdout
+    assert "failed verification" in bad.stderr
