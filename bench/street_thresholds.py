@@ -29,8 +29,8 @@ from pathlib import Path
 
 import checkout  # noqa: F401  (puts the checkout root on sys.path)
 import numpy as np
+from street import vision_of  # bench/street.py (bench/ is on sys.path)
 
-from edge.config import FaceConfig, MatchConfig, RuntimeConfig
 from edge.modelpack import load_manifest
 from edge.vision.faces import FaceAnalyzer, load_face_analyzer
 from edge.watchlist.gallery import FaceGallery
@@ -39,7 +39,6 @@ from tests.support.street_score import FacePhoto, build_face_set, load_bgr
 
 GATES = (0.0, 0.2, 0.3, 0.4, 0.5, 0.6)
 THRESHOLDS = np.round(np.arange(0.30, 0.61, 0.01), 2)
-SHIPPED = (FaceConfig().min_quality, MatchConfig().face_threshold)
 
 
 @dataclass(frozen=True)
@@ -91,15 +90,16 @@ def rates(scenes: list[SceneFaces], gate: float, t: float) -> tuple[dict[str, fl
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--every", type=int, default=1, help="keep every n-th probe/stranger")
+    parser.add_argument("--config", type=Path, help="a gateway/analyze YAML: its vision section")
     args = parser.parse_args()
     warnings.filterwarnings("ignore", category=UserWarning, module="albumentations")
     models, eval_dir = Path(os.environ["EDGE_MODELS_DIR"]), Path(os.environ["EDGE_EVAL_DIR"])
-    manifest, runtime = load_manifest(), RuntimeConfig()
-    shipped = load_face_analyzer(models, FaceConfig(), runtime, manifest)
+    vision = vision_of(args.config)
+    manifest, runtime = load_manifest(), vision.runtime
+    shipped = load_face_analyzer(models, vision.faces, runtime, manifest)
     faces = build_face_set(eval_dir, shipped, every=args.every)
-    open_gate = load_face_analyzer(
-        models, FaceConfig(min_quality=0.0, min_face_px=8), runtime, manifest
-    )
+    wide_open = vision.faces.model_copy(update={"min_quality": 0.0, "min_face_px": 8})
+    open_gate = load_face_analyzer(models, wide_open, runtime, manifest)
     photos = [(p, True) for p in faces.probes] + [(p, False) for p in faces.strangers]
     scenes = [
         s for c in FACE_CONDITIONS for s in collect(open_gate, faces.gallery, photos, c, eval_dir)
@@ -125,9 +125,10 @@ def main() -> None:
         hits, _ = rates(scenes, gate, t)
         result[str(gate)] = {"threshold": t, "hits": hits}
         print(f"| {gate} | {t:.2f} | " + " | ".join(f"{hits[n]:.0%}" for n in names) + " |")
-    hits, matched = rates(scenes, *SHIPPED)
+    shipped_gate = (vision.faces.min_quality, vision.match.face_threshold)
+    hits, matched = rates(scenes, *shipped_gate)
     print(
-        f"| shipped {SHIPPED[0]} | {SHIPPED[1]} ({matched} strangers) | "
+        f"| configured {shipped_gate[0]} | {shipped_gate[1]} ({matched} strangers) | "
         + " | ".join(f"{hits[n]:.0%}" for n in names)
         + " |"
     )

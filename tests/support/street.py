@@ -14,18 +14,23 @@ PyAV. Scoring lives in ``tests.support.street_score``.
 from __future__ import annotations
 
 import io
+import os
 import warnings
 import zlib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Literal
 
-import albumentations as alb  # type: ignore[import-untyped]
 import av
 import cv2
 import numpy as np
 
 from edge.vision.types import Box, Image
+
+# albumentations asks PyPI for a newer version on import unless told not to: no hidden
+# network access from the test tooling
+os.environ.setdefault("NO_ALBUMENTATIONS_UPDATE", "1")
+import albumentations as alb  # type: ignore[import-untyped]
 
 FRAME_W, FRAME_H = 1920, 1080
 Target = Literal["plate", "face"]
