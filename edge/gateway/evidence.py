@@ -12,7 +12,7 @@ from __future__ import annotations
 import hashlib
 import logging
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import cv2
 import numpy as np
@@ -63,6 +63,34 @@ class SceneMatches:
     redact_boxes: tuple[Box, ...]
     location: tuple[float, float] | None = None
     supersedes: str | None = None
+
+
+#: unmatched boxes grow by this much on a main-stream picture: it may be a few tens of
+#: milliseconds away from the analysed sub-stream frame, and a face that moved must
+#: still be covered
+HIRES_REDACT_MARGIN = 1.25
+
+
+def upscale_scene(scene: SceneMatches, hires: Image) -> SceneMatches:
+    """The scene on the camera's main-stream picture: boxes found on the analysed
+    sub-stream frame are scaled onto ``hires``; unmatched ones also grow by
+    ``HIRES_REDACT_MARGIN`` so that redaction still covers them."""
+    h, w = scene.image.shape[:2]
+    hh, hw = hires.shape[:2]
+    sx, sy = hw / w, hh / h
+
+    def scale(b: Box) -> Box:
+        return Box(b.x1 * sx, b.y1 * sy, b.x2 * sx, b.y2 * sy)
+
+    return replace(
+        scene,
+        image=hires,
+        faces=tuple(replace(f, box=scale(f.box)) for f in scene.faces),
+        plates=tuple(replace(p, box=scale(p.box)) for p in scene.plates),
+        redact_boxes=tuple(
+            scale(b).expand(HIRES_REDACT_MARGIN).clip(hw, hh) for b in scene.redact_boxes
+        ),
+    )
 
 
 @dataclass(frozen=True, slots=True)
