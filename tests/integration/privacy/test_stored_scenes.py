@@ -4,7 +4,7 @@ scene, judged by detectors the gateway does not use.
 A real store and a real gateway process analyse street scenes (pedestrian video frames
 full of small bystanders, group photos, toll frames with drivers and unlisted plates),
 each with a watchlisted plate pasted in so that every scene becomes evidence. Then every
-JPEG the deployment wrote (store blob packs, outbox, anything) that is a scene is decoded
+JPEG the deployment wrote (store database, outbox, any file) that is a scene is decoded
 and checked with tests/support/privacy_oracle.py: YuNet on 2x upscaled tiles for faces,
 y5fu_640 on 960 px tiles for plates (the gateway's sweep uses SCRFD-500M and y5fu_320),
 run over both the source and the stored scene; a region is left clear when its fine
@@ -13,6 +13,7 @@ detail (Laplacian) still correlates with the source's.
 
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -45,17 +46,38 @@ def _jpegs(data: bytes) -> Iterator[Image]:
         start = data.find(SOI, start + 3)
 
 
+def _sqlite_values(path: Path) -> Iterator[bytes]:
+    """Every binary value of every table: a BLOB larger than a page is split over
+    overflow pages, so scanning the file's bytes would not find it whole."""
+    con = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+    try:
+        tables = [r[0] for r in con.execute("SELECT name FROM sqlite_master WHERE type='table'")]
+        for table in tables:
+            for row in con.execute(f'SELECT * FROM "{table}"'):
+                yield from (v for v in row if isinstance(v, bytes))
+    finally:
+        con.close()
+
+
 def _stored_scenes(root: Path, shapes: set[tuple[int, ...]]) -> list[Image]:
-    """Distinct decoded images the size of a source scene (crops are smaller)."""
+    """Distinct decoded images the size of a source scene (crops are smaller), from
+    every file the deployment wrote and every value of its SQLite databases."""
     seen: dict[bytes, Image] = {}
     for path in root.rglob("*"):
         if not path.is_file() or path.suffix in (".pem", ".key", ".log"):
             continue
         if "drop" in path.parts:
             continue  # the inputs themselves
-        for image in _jpegs(path.read_bytes()):
-            if image.shape in shapes:
-                seen.setdefault(cv2.resize(image, (32, 32)).tobytes(), image)
+        if path.name.endswith(("-wal", "-shm", "-journal")):
+            continue  # read through the database's connection below
+        data = path.read_bytes()
+        # a database's raw pages hold BLOBs split over overflow pages, which decode as
+        # broken partial images: read its values instead
+        sqlite = data.startswith(b"SQLite format 3\x00")
+        for chunk in _sqlite_values(path) if sqlite else [data]:
+            for image in _jpegs(chunk):
+                if image.shape in shapes:
+                    seen.setdefault(cv2.resize(image, (32, 32)).tobytes(), image)
     return list(seen.values())
 
 
