@@ -210,6 +210,10 @@ def main(argv: list[str]) -> int:
     server = GstRtspServer.RTSPServer()
     server.set_address(args.host)
     server.set_service(str(args.port))
+    # one thread per client: with GStreamer's default of 1, clients are served one after
+    # another and each DESCRIBE of a live mount waits for its first keyframe, so N
+    # cameras would connect ~1 s apart because of the test server, not the gateway
+    server.get_thread_pool().set_max_threads(-1)
     role = setup_auth(server, args.auth, args.auth_method) if args.auth else None
     playing_at = time.time()
     mounts = server.get_mount_points()
