@@ -6,7 +6,8 @@ watchlist enrolled through its admin API, ONE gateway process (`edgewatch gatewa
 shipped defaults) on N cameras of a real GStreamer RTSP server in live mode, started
 once the gateway is up, so each camera plays its scene (tests/support/scenes.py:
 1080p / 25 fps H.264, one listed person, three listed and three unlisted cars, each
-passing once) exactly once. After the pass and --settle seconds, per variant and N:
+passing once) exactly once. After the pass, --settle seconds and until the gateway is
+idle (it may still work off a backlog), per variant and N:
 
 * single-pass recall: listed passes delivered (an event of that camera naming the
   subject, captured after the pass began) / listed passes shown; ``late``: delivered
@@ -68,7 +69,9 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     p.add_argument("--baseline", default="main", metavar="REF", help="git ref of the baseline")
     p.add_argument("--cache", type=Path, default=DEFAULT_CACHE, help="rendered scenes")
     p.add_argument("--workdir", type=Path, help="deployments and logs (kept); default temp")
-    p.add_argument("--settle", type=float, default=15.0, help="seconds after the pass")
+    p.add_argument(
+        "--settle", type=float, default=5.0, help="seconds after the pass, then until idle"
+    )
     p.add_argument("--scenes", type=int, default=4, help="distinct scenes rendered")
     p.add_argument(
         "--lead",

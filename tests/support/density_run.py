@@ -184,6 +184,18 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
+def wait_idle(pid: int, max_s: float = 120.0, idle_cores: float = 0.05) -> None:
+    """Until the gateway has worked off what it had queued (a loaded gateway is still
+    analysing and delivering after the stream ended): 2 s below ``idle_cores``."""
+    deadline = time.monotonic() + max_s
+    while time.monotonic() < deadline:
+        before = cpu_seconds(pid)
+        time.sleep(2.0)
+        if cpu_seconds(pid) - before < 2.0 * idle_cores:
+            time.sleep(2.0)  # the uplink's last acknowledgements
+            return
+
+
 def peak_rss_mb(pid: int) -> float:
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
         if line.startswith("VmHWM:"):
@@ -292,7 +304,7 @@ class RunSetup:
     models_dir: Path
     specs: list[SceneSpec]
     streams: list[CameraStream]
-    settle_s: float = 15.0
+    settle_s: float = 5.0
 
 
 def run_once(setup: RunSetup, variant: Variant) -> RunResult:
@@ -309,7 +321,8 @@ def run_once(setup: RunSetup, variant: Variant) -> RunResult:
         mounts = {s.camera_id: s.path for s in setup.streams}
         if variant.sub:
             mounts |= {f"{s.camera_id}-sub": _sub(s) for s in setup.streams}
-        server = RtspServer(mounts, live=True)
+        # the server reads every clip into memory before it listens (slow at N=24)
+        server = RtspServer(mounts, live=True, ready_timeout_s=300.0)
         playing_at = _gateway_pass(setup, variant, root, server, result)
         events = all_events(load_model(ClientConfig, root / "reviewer.yaml"))
         connected = connect_delays(root / "gateway.log", playing_at)
@@ -356,6 +369,7 @@ def _gateway_pass(
         cpu1, t1 = cpu_seconds(proc.pid), time.time()
         server.stop()  # every scene played once: no second pass
         time.sleep(setup.settle_s)
+        wait_idle(proc.pid)
         scraped = scrape(metrics_port)
         result.frame_age_p99_s = scraped.get("p99")
         result.frames_dropped = scraped.get("dropped")

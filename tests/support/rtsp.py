@@ -195,15 +195,17 @@ def encode_clip(
     source: str = "testsrc",
     counter: bool = False,
     preset: str = "ultrafast",
+    bframes: int = 0,
 ) -> Path:
     """Encode a test clip (MPEG-TS for ``.ts``, MP4 for ``.mp4``) from an lavfi
     ``source`` (``testsrc``, ``testsrc2``, ...) or, if ``source`` is a file path, from
-    that video or still picture (scaled, cut to ``seconds``). No B-frames (the server
-    sends in decode order). ``gop`` defaults to one keyframe per second. ``counter``
+    that video or still picture (scaled, cut to ``seconds``). No B-frames by default (the
+    server sends in decode order). ``gop`` defaults to one keyframe per second. ``counter``
     burns a frame's number into a row of boxes along the top (see ``frame_counter``) so
     a test can tell which source frame a decoded picture is, at any resolution.
     ``preset``: x264/x265's (ultrafast is quick to make and to decode; cameras'
-    streams decode like veryfast)."""
+    streams decode like veryfast). ``bframes`` > 0 only for clips read from the file
+    (bench/decode.py): rtsp_server.py sends in decode order."""
     if codec not in ("h264", "h265"):
         raise ValueError(f"codec {codec!r}: allowed h264, h265")
     w, h = size
@@ -219,9 +221,9 @@ def encode_clip(
     if counter:
         vf.append(_counter_filter(w, h))
     enc = ["-c:v", "libx264" if codec == "h264" else "libx265", "-preset", preset]
-    enc += ["-bf", "0", "-g", str(gop or fps), "-pix_fmt", "yuv420p"]
+    enc += ["-bf", str(bframes), "-g", str(gop or fps), "-pix_fmt", "yuv420p"]
     if codec == "h265":
-        enc += ["-x265-params", f"bframes=0:keyint={gop or fps}:log-level=error"]
+        enc += ["-x265-params", f"bframes={bframes}:keyint={gop or fps}:log-level=error"]
     if bitrate:
         enc += ["-b:v", bitrate, "-maxrate", bitrate, "-bufsize", bitrate]
     cmd = ["ffmpeg", "-v", "error", "-y", *inputs, "-t", str(seconds)]

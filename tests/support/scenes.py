@@ -123,6 +123,13 @@ def _box(text: str) -> tuple[int, int, int, int]:
 
 
 # ---------------------------------------------------------------- drawing
+def _read(path: Path) -> np.ndarray:
+    img = cv2.imread(str(path), cv2.IMREAD_COLOR)
+    if img is None:
+        raise FileNotFoundError(f"cannot read the picture {path}")
+    return np.asarray(img)
+
+
 def _background(eval_dir: Path) -> list[np.ndarray]:
     cap = cv2.VideoCapture(str(eval_dir / CLIP))
     frames = []
@@ -232,10 +239,12 @@ def _spec_key(spec: SceneSpec, eval_dir: Path) -> str:
     return h.hexdigest()[:16]
 
 
-def _frames(spec: SceneSpec, eval_dir: Path, face_box: tuple[float, ...]) -> Iterator[bytes]:
+def _frames(
+    spec: SceneSpec, eval_dir: Path, face_box: tuple[float, float, float, float]
+) -> Iterator[bytes]:
     bg = _background(eval_dir)
-    face = _face_patch(cv2.imread(str(eval_dir / spec.face_shown)), face_box)  # type: ignore[arg-type]
-    cars = [_car_patch(cv2.imread(str(eval_dir / c.photo)), c.plate_box) for c in spec.cars]
+    face = _face_patch(_read(eval_dir / spec.face_shown), face_box)
+    cars = [_car_patch(_read(eval_dir / c.photo), c.plate_box) for c in spec.cars]
     drawer = _Drawer(face, cars)
     for i in range((LEAD_SLOTS + 7) * SLOT_FRAMES):
         frame = bg[(i + 37 * spec.index) % len(bg)].copy()
@@ -250,6 +259,7 @@ def render_scene(spec: SceneSpec, eval_dir: Path, models_dir: Path, cache: Path)
     out = cache / f"scene-{_spec_key(spec, eval_dir)}"
     if (out / "done").is_file():
         return out
+    log.info("rendering scene %d into %s", spec.index, out)
     box = face_box(models_dir, eval_dir / spec.face_shown)
     out.mkdir(parents=True, exist_ok=True)
     cmd = [
@@ -281,7 +291,7 @@ def face_box(models_dir: Path, photo: Path) -> tuple[float, float, float, float]
     from edge.vision.faces import load_scrfd_detector
 
     detector = load_scrfd_detector(models_dir, FaceConfig(), RuntimeConfig(), load_manifest())
-    found = detector.detect(cv2.imread(str(photo)))  # type: ignore[arg-type]
+    found = detector.detect(_read(photo))
     if not found:
         raise ValueError(f"{photo}: no face found to paste into a scene")
     b = max(found, key=lambda d: (d.box.x2 - d.box.x1) * (d.box.y2 - d.box.y1)).box

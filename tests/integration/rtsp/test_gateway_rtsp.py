@@ -38,7 +38,7 @@ def test_every_listed_pass_on_two_live_cameras_is_delivered(
     )
     listed = [p for s in streams for p in s.passes if p.listed]
     assert len(listed) == 4 and {p.kind for p in listed} == {"face", "plate"}
-    setup = RunSetup(tmp_path, eval_dir, models_dir, specs, streams, settle_s=8.0)
+    setup = RunSetup(tmp_path, eval_dir, models_dir, specs, streams, settle_s=5.0)
 
     result = run_once(setup, Variant("current", ROOT))
 
