@@ -7,7 +7,7 @@ from typing import Literal
 
 from pydantic import Field, field_validator, model_validator
 
-from edge.config import Address, StrictModel, VisionConfig
+from edge.config import Address, StrictModel, VisionConfig, check_address
 from edge.gateway.viid_config import ViidReceiverConfig, check_viid_cameras
 from edge.ids import ID_PATTERN
 
@@ -220,10 +220,55 @@ class SourceSettings(StrictModel):
         return self
 
 
-class SamplerConfig(StrictModel):
-    queue_per_camera: int = Field(
-        default=4, ge=1, le=1000, description="frames waiting for recognition, per camera"
+class SchedulerConfig(StrictModel):
+    """One inference scheduler serves every camera (edge/gateway/scheduler.py)."""
+
+    workers: int = Field(
+        default=0,
+        ge=0,
+        le=64,
+        description="analysis threads; 0 = one per CPU core. With more than one, every "
+        "onnxruntime session runs single-threaded (intra_op_threads 1) unless set explicitly",
     )
+    queue_per_camera: int = Field(
+        default=2,
+        ge=1,
+        le=1000,
+        description="frames waiting for analysis, per camera; a live camera's newest frame "
+        "replaces its oldest waiting one (dropped, reason queue_full)",
+    )
+    max_frame_age_s: float = Field(
+        default=2.0,
+        gt=0.0,
+        le=3600.0,
+        description="a live frame older than this when a worker is free is dropped "
+        "(reason too_old) instead of analysed late",
+    )
+
+
+def _check_listen(value: str) -> str:
+    try:
+        return check_address(value)
+    except ValueError:
+        raise ValueError(
+            f"metrics.listen {value!r} must be host:port (e.g. 127.0.0.1:9811), or set "
+            "metrics: null to turn the endpoint off"
+        ) from None
+
+
+class MetricsConfig(StrictModel):
+    """The gateway's Prometheus endpoint (GET /metrics)."""
+
+    listen: str = Field(
+        default="127.0.0.1:9811",
+        description="host:port to serve /metrics on; keep it on 127.0.0.1 unless a scraper "
+        "elsewhere needs it",
+    )
+
+    @field_validator("listen")
+    @classmethod
+    def _listen(cls, v: str) -> str:
+        return _check_listen(v)
 
 
 class TrackerConfig(StrictModel):
@@ -267,11 +312,24 @@ class GatewayConfig(StrictModel):
     uplink: UplinkConfig = UplinkConfig()
     logging: LoggingConfig = LoggingConfig()
     sources: SourceSettings = SourceSettings()
-    sampler: SamplerConfig = SamplerConfig()
+    scheduler: SchedulerConfig = SchedulerConfig()
+    metrics: MetricsConfig | None = Field(
+        default=MetricsConfig(), description="Prometheus endpoint; null = off"
+    )
     tracking: TrackingConfig = TrackingConfig()
     viid: ViidReceiverConfig | None = Field(
         default=None, description="GA/T 1400 endpoint for smart cameras (viid: sources)"
     )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _moved_keys(cls, data: object) -> object:
+        if isinstance(data, dict) and "sampler" in data:
+            raise ValueError(
+                "sampler: was replaced by scheduler: (workers, queue_per_camera, "
+                "max_frame_age_s); move sampler.queue_per_camera to scheduler.queue_per_camera"
+            )
+        return data
 
     @model_validator(mode="after")
     def _viid_cameras(self) -> GatewayConfig:
