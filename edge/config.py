@@ -48,6 +48,19 @@ Address = Annotated[str, AfterValidator(check_address)]
 Provider = Literal["cpu", "cuda", "tensorrt", "openvino"]
 
 
+ModelVariant = Literal["fp32", "int8"]
+
+
+class ModelVariants(StrictModel):
+    """fp32 everywhere by default: a variant is adopted per role, only where measured."""
+
+    face_detector: ModelVariant = "fp32"
+    face_embedder: ModelVariant = "fp32"
+    plate_detector: ModelVariant = "fp32"
+    plate_reader: ModelVariant = "fp32"
+    plate_color: ModelVariant = "fp32"
+
+
 class RuntimeConfig(StrictModel):
     """How ONNX sessions run."""
 
@@ -56,6 +69,36 @@ class RuntimeConfig(StrictModel):
     #: onnxruntime's spinning threads make several sessions fight over 2-4 cores;
     #: measured 1.5-2.6x faster with it off on such boxes, identical results.
     allow_spinning: bool = False
+    #: per role, which copy of the pack model runs: the pack's own fp32 file or a
+    #: variant made by `edgewatch models quantize` (docs/accuracy.md "Model variants")
+    variants: ModelVariants = ModelVariants()
+    #: folder written by `edgewatch models quantize --to`; default <models_dir>/variants
+    variants_dir: Path | None = None
+
+
+class TileConfig(StrictModel):
+    """A second detector pass over overlapping tiles of large frames (small targets).
+
+    Off by default: it multiplies the detector's cost by (1 + tiles); see
+    docs/accuracy.md "Street features" for the measured gain and cost."""
+
+    enabled: bool = False
+    #: tile side in frame pixels; the detector input (640) over this is the zoom
+    size: int = Field(default=960, ge=160, le=4096)
+    #: pixels shared by neighbouring tiles: more than the largest target to be tiled
+    overlap: int = Field(default=192, ge=0, le=2048)
+    #: frames whose longer side is shorter than this are not tiled
+    min_frame_px: int = Field(default=1280, ge=160, le=16384)
+    #: boxes overlapping a better one by more than this IoU are one target seen twice
+    merge_iou: float = Field(default=0.5, gt=0.0, lt=1.0)
+
+    @model_validator(mode="after")
+    def _overlap(self) -> TileConfig:
+        if self.overlap >= self.size:
+            raise ValueError(
+                f"overlap {self.overlap} must be smaller than the tile size {self.size}"
+            )
+        return self
 
 
 class FaceConfig(StrictModel):
@@ -70,6 +113,7 @@ class FaceConfig(StrictModel):
     min_quality: float = Field(default=0.3, ge=0.0, le=1.0)
     #: manifest id of the face embedder; watchlist templates must come from the same model
     embedder: str = Field(default="mobilefacenet_128", pattern=r"^[A-Za-z0-9_.\-]+$")
+    tiles: TileConfig = TileConfig()
 
     @model_validator(mode="after")
     def _thresholds(self) -> FaceConfig:
@@ -88,6 +132,49 @@ class PlateConfig(StrictModel):
     det_threshold: float = Field(default=0.3, gt=0.0, lt=1.0)
     nms_iou: float = Field(default=0.5, gt=0.0, lt=1.0)
     min_confidence: float = Field(default=0.6, ge=0.0, le=1.0)
+    tiles: TileConfig = TileConfig()
+
+
+class PrivacyConfig(StrictModel):
+    """The privacy sweep over every scene that becomes evidence (see docs/evidence.md).
+
+    It runs its own detectors at a lower threshold and at full resolution (tiles), so
+    a face too small or too faint to recognise is still pixelated. It runs only on
+    evidence frames; if it cannot run, the whole scene except the match is pixelated.
+    """
+
+    enabled: bool = Field(
+        default=True, description="false: only what recognition saw is redacted (not advised)"
+    )
+    face_detector: Literal["scrfd_500m", "scrfd_2.5g"] = "scrfd_500m"
+    face_threshold: float = Field(default=0.15, gt=0.0, lt=1.0)
+    #: faces are found on tiles of this size at this input scale (1.5 = a 20 px face
+    #: reaches the detector as 30 px); plus one whole-frame pass for large faces
+    face_tile: int = Field(default=640, ge=160, le=1280, multiple_of=32)
+    face_upscale: float = Field(default=1.0, ge=1.0, le=2.0)
+    #: y5fu_320 on 480 px tiles found every 45-120 px plate the 640 model on 960 px
+    #: tiles found, at about half the cost (docs/evidence.md "Privacy sweep")
+    plate_detector: Literal["y5fu_320", "y5fu_640"] = "y5fu_320"
+    plate_threshold: float = Field(default=0.15, gt=0.0, lt=1.0)
+    plate_tile: int = Field(default=480, ge=160, le=1920, multiple_of=32)
+    tile_overlap: int = Field(
+        default=128, ge=0, le=512, description="px shared by neighbouring tiles"
+    )
+
+    @model_validator(mode="after")
+    def _sizes(self) -> PrivacyConfig:
+        side = self.face_tile * self.face_upscale
+        if side > 1280:
+            raise ValueError(
+                f"face_tile {self.face_tile} x face_upscale {self.face_upscale} = {side:.0f} "
+                "px exceeds the face detector's largest input (1280)"
+            )
+        if self.tile_overlap >= min(self.face_tile, self.plate_tile):
+            raise ValueError(
+                f"tile_overlap {self.tile_overlap} must be smaller than face_tile "
+                f"{self.face_tile} and plate_tile {self.plate_tile}"
+            )
+        return self
 
 
 class MatchConfig(StrictModel):
@@ -112,6 +199,7 @@ class VisionConfig(StrictModel):
     faces: FaceConfig = FaceConfig()
     plates: PlateConfig = PlateConfig()
     match: MatchConfig = MatchConfig()
+    privacy: PrivacyConfig = PrivacyConfig()
     images: ImageLimits = ImageLimits()
 
 

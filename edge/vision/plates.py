@@ -18,7 +18,8 @@ from numpy.typing import NDArray
 
 from edge.config import PlateConfig, RuntimeConfig
 from edge.errors import ModelPackError
-from edge.modelpack import ModelEntry, PackManifest, load_verified
+from edge.modelpack import ModelEntry, PackManifest
+from edge.variants import load_for_runtime
 from edge.vision.plate_grammar import is_sign_text, validate_plate
 from edge.vision.plate_readers import (
     Normalisation,
@@ -29,6 +30,7 @@ from edge.vision.plate_readers import (
 )
 from edge.vision.protocols import PlateDetector, PlateReader
 from edge.vision.runtime import create_session
+from edge.vision.tiles import TiledPlateDetector
 from edge.vision.types import Box, Image, Plate, PlateDetection, Point
 
 log = logging.getLogger(__name__)
@@ -248,7 +250,7 @@ def load_plate_detector(
     pack_dir: Path, config: PlateConfig, runtime: RuntimeConfig, manifest: PackManifest
 ) -> Y5fuPlateDetector:
     entry = manifest.by_id(DETECTOR_MODEL_IDS[config.detector])
-    session = create_session(load_verified(pack_dir, entry), runtime)
+    session = create_session(load_for_runtime(pack_dir, entry, runtime), runtime)
     return Y5fuPlateDetector.create(session, entry, config.det_threshold, config.nms_iou)
 
 
@@ -256,7 +258,9 @@ def load_plate_recognizer(
     pack_dir: Path, config: PlateConfig, runtime: RuntimeConfig, manifest: PackManifest
 ) -> PlateRecognizer:
     """Verified models -> sessions -> recogniser, warmed up once."""
-    detector = load_plate_detector(pack_dir, config, runtime, manifest)
+    detector: PlateDetector = load_plate_detector(pack_dir, config, runtime, manifest)
+    if config.tiles.enabled:
+        detector = TiledPlateDetector(detector, config.tiles)
     reader = load_plate_reader(pack_dir, config, runtime, manifest)
     recognizer = PlateRecognizer(detector, reader, config)
     recognizer.warm_up()

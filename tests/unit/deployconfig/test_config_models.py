@@ -119,6 +119,19 @@ def test_gateway_config_checks_regions_and_outbox_policy() -> None:
     assert _errors(GatewayConfig, drop)[0][0] == "outbox.when_full"
     twice = {**base, "cameras": [base["cameras"][0], base["cameras"][0]]}
     assert "duplicate ids ['cam-1']" in _errors(GatewayConfig, twice)[0][1]
+    assert (cfg.scheduler.workers, cfg.scheduler.queue_per_camera) == (0, 2)
+    assert cfg.metrics is not None and cfg.metrics.listen == "127.0.0.1:9811"
+    assert GatewayConfig.model_validate({**base, "metrics": None}).metrics is None
+    [(where, msg)] = _errors(GatewayConfig, {**base, "metrics": {"listen": "9811"}})
+    assert where == "metrics.listen" and "'9811' must be host:port" in msg
+    assert "metrics: null" in msg
+    [(where, msg)] = _errors(GatewayConfig, {**base, "scheduler": {"queue_per_camera": 0}})
+    assert where == "scheduler.queue_per_camera"
+    [(where, msg)] = _errors(GatewayConfig, {**base, "scheduler": {"worker": 2}})
+    assert where == "scheduler.worker" and "Extra inputs are not permitted" in msg
+    [(_, msg)] = _errors(GatewayConfig, {**base, "sampler": {"queue_per_camera": 4}})
+    assert "sampler: was replaced by scheduler:" in msg
+    assert "scheduler.queue_per_camera" in msg
 
 
 def test_client_token_is_secret_in_reprs() -> None:
