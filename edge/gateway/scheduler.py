@@ -11,8 +11,10 @@ Rules, in this order:
 
 * a camera has at most one frame in flight: its pipeline (tracker, motion gate) is
   sequential, and one fast camera cannot take every worker;
-* a free worker takes a frame of a camera whose last analysed frame moved first,
-  then the one waiting longest;
+* a free worker takes the frame waiting longest, where a camera whose last analysed
+  frame moved gets a head start of half ``max_frame_age_s``: motion first, yet a still
+  camera is still looked at before its frames expire (a strict "moving first" starved
+  still cameras for good under load: measured 0 of 4 passes on 2 of 8 cameras);
 * a live camera keeps at most ``queue_per_camera`` frames: a new frame pushes out its
   oldest (reason ``queue_full``); a recorded source (file, folder) is held back
   instead, because its frames can wait and skipping them would lose pictures;
@@ -116,6 +118,7 @@ class InferenceScheduler:
     ) -> None:
         self._per_camera = config.queue_per_camera
         self._max_age_us = round(config.max_frame_age_s * 1_000_000)
+        self._motion_lead_us = self._max_age_us // 2
         self._clock_us = clock_us
         self._on_drop = on_drop
         self._warn_every_us = round(warn_every_s * 1_000_000)
@@ -205,12 +208,15 @@ class InferenceScheduler:
         return out
 
     def _pick(self, now: int) -> Taken | None:
-        best: tuple[bool, int] | None = None
+        best: int | None = None
         chosen: _Lane | None = None
         for lane in self._lanes.values():
             if lane.in_flight or not lane.queue:
                 continue
-            key = (not lane.moving, lane.queue[0].offered_us)
+            # moving cameras go first by a head start, not absolutely: a camera judged
+            # still must still be looked at before its frames grow too old, or it
+            # would never be looked at again (its "still" is only updated by analysis)
+            key = lane.queue[0].offered_us - (self._motion_lead_us if lane.moving else 0)
             if best is None or key < best:
                 best, chosen = key, lane
         if chosen is None:

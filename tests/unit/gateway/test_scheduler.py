@@ -235,3 +235,40 @@ def test_several_workers_run_single_threaded_sessions_without_spinning() -> None
     assert opts.get_session_config_entry("session.intra_op.allow_spinning") == "0"
     assert runtime_for_workers(RuntimeConfig(), 1).intra_op_threads == 0
     assert runtime_for_workers(RuntimeConfig(intra_op_threads=2), 2).intra_op_threads == 2
+
+
+def test_a_still_camera_is_not_starved_by_moving_ones() -> None:
+    """Under load, moving cameras always have a frame waiting; a still camera's frame
+    must still be taken before it grows too old (its 'still' is only ever revised by
+    analysing one of its frames)."""
+    clock, dropped = Clock(), []
+    s = _sched(clock, dropped, queue_per_camera=2, max_frame_age_s=2.0)
+    s.done("still", moving=False)
+    s.offer(_frame(clock, "still", 0), live=True)
+    taken: list[str] = []
+    for step in range(40):  # 4 s: a moving camera's newer frame waits at every pick
+        for cam in ("m1", "m2"):
+            s.done(cam, moving=True)
+            s.offer(_frame(clock, cam, step), live=True)
+        clock.advance(0.1)
+        cam, _ = _take(s)
+        taken.append(cam)
+        s.done(cam, moving=cam != "still")
+    assert "still" in taken
+    assert not [d for d in dropped if d[0] == "still"]
+
+
+def test_moving_head_start_is_half_the_frame_age() -> None:
+    clock = Clock()
+    s = _sched(clock, queue_per_camera=4, max_frame_age_s=2.0)
+    s.done("still", moving=False)
+    s.offer(_frame(clock, "still", 0), live=True)
+    clock.advance(0.9)
+    s.done("moving", moving=True)
+    s.offer(_frame(clock, "moving", 0), live=True)
+    assert _take(s) == ("moving", 0)  # waited 0.9 s less, within the 1 s head start
+    s.done("moving", moving=True)
+    clock.advance(0.2)
+    s.offer(_frame(clock, "moving", 1), live=True)
+    s.offer(_frame(clock, "still", 1), live=True)
+    assert _take(s) == ("still", 0)  # now waiting 1.1 s: more than the head start
