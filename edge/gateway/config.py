@@ -198,6 +198,9 @@ class TrackerConfig(StrictModel):
     embed_min_quality: float = Field(default=0.3, ge=0.0, le=1.0)
     embed_margin: float = Field(default=0.05, ge=0.0, le=1.0)
     max_embeds: int = Field(default=3, ge=1, le=50)
+    #: faces: embeddings of this many best shots of a track are fused (quality-weighted
+    #: mean) and matched too; 1 = no fusion. See docs/accuracy.md "Street features".
+    fuse_shots: int = Field(default=3, ge=1, le=20)
     max_tracks: int = Field(default=256, ge=1, le=10_000)
 
     @model_validator(mode="after")
