@@ -8,7 +8,7 @@ Same process, same frames, same sessions' options, interleaved:
 - still frames: ``tests.support.street_score`` per condition, plain against tiled;
 - tracks: a burst of ``--frames`` frames per scene through the real gateway stages
   (``tests.support.street_tracks``): before = plain detectors and no fusion (plate
-  votes already existed), after = tiles + ``fuse_shots``.
+  votes already existed), after = tiles + ``embed_shots`` best shots per face track (+ ``--fuse``).
 
     EDGE_MODELS_DIR=../shared/models EDGE_EVAL_DIR=../shared/eval \\
         .venv/bin/python bench/street_features.py [--every 4] [--frames 5] [--tile 1080]
@@ -70,7 +70,8 @@ def main() -> None:
     parser.add_argument("--every", type=int, default=4)
     parser.add_argument("--frames", type=int, default=5)
     parser.add_argument("--tile", type=int, default=1080)
-    parser.add_argument("--fuse", type=int, default=3)
+    parser.add_argument("--shots", type=int, default=3, help="tracking.faces.embed_shots")
+    parser.add_argument("--fuse", action="store_true", help="tracking.faces.fuse_embeddings")
     parser.add_argument("--conditions", default="", help="comma list (default: all)")
     parser.add_argument("--skip-tracks", action="store_true")
     args = parser.parse_args()
@@ -112,7 +113,8 @@ def main() -> None:
         "tracks": {},
     }
     print(f"cost per 1080p frame (ms): {cost} ratio {result['cost_ratio']}", flush=True)
-    before, after = TrackerConfig(fuse_shots=1), TrackerConfig(fuse_shots=args.fuse)
+    before = TrackerConfig(embed_shots=1)
+    after = TrackerConfig(embed_shots=args.shots, fuse_embeddings=args.fuse)
     for c in PLATE_CONDITIONS:
         if wanted and c.name not in wanted:
             continue

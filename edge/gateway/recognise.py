@@ -148,7 +148,7 @@ class FaceStage(_Stage):
     ) -> None:
         super().__init__("face", config, stats, timer, on_new_track)
         self._faces = faces
-        #: the best embedded shots of each live track, fused before matching
+        #: the best embedded shots of each live track (optionally fused before matching)
         self._pools: dict[int, ShotPool] = {}
 
     def reset(self) -> None:
@@ -211,9 +211,9 @@ class FaceStage(_Stage):
             self._match(chosen, vectors, [quality[i].score for _, i in chosen], matcher)
 
     def _wanted(self, track: Track[int], quality: float) -> bool:
-        """Fusion wants this shot: the pool is not full or it beats the pool's worst, and
-        the track has not been embedded more than ``max_embeds + fuse_shots`` times."""
-        if self._config.fuse_shots < 2 or track.state == "finished":
+        """The pool wants this shot: it is not full or the shot beats its worst, and the
+        track has not been embedded more than ``max_embeds + embed_shots`` times."""
+        if self._config.embed_shots < 2 or track.state == "finished":
             return False
         pool = self._pools.get(track.track_id)
         if pool is None:
@@ -258,10 +258,10 @@ class FaceStage(_Stage):
     ) -> None:
         for (t, _), vec, q in zip(chosen, vectors, qualities, strict=True):
             candidates = [vec]
-            if self._config.fuse_shots >= 2:
-                pool = self._pools.setdefault(t.track_id, ShotPool(self._config.fuse_shots))
+            if self._config.embed_shots >= 2:
+                pool = self._pools.setdefault(t.track_id, ShotPool(self._config.embed_shots))
                 pool.add(q, vec)
-                fused = pool.fused()
+                fused = pool.fused() if self._config.fuse_embeddings else None
                 if fused is not None:
                     candidates.append(fused)
             found = [m for m in map(matcher.match_face, candidates) if m is not None]
