@@ -9,6 +9,9 @@ machine: "raw" commits one 50 KB row per durable transaction on the same databas
 disk (what "just insert it" costs; ratio = ingest / raw), and "echo" is a gRPC server
 with the store's mTLS setup that parses each request and acks it without storing (what
 the Python gRPC transport alone allows on this machine; of_echo = ingest / echo).
+With ``--baseline-ref REF`` a third store process runs the store code of git ref REF
+(``git archive REF`` into a temporary folder, its own ``edgewatch init`` deployment),
+in the same rounds: of_baseline = ingest / that store.
 
 Search: p50/p99 of reviewer searches (plate with confusables, subject, camera + time
 window, gateway + pending, newest page) at 100k events (1M with --full), through the
@@ -21,6 +24,7 @@ of the template gallery search alone.
     .venv/bin/python bench/ingest.py --quick     # < 10 minutes
     .venv/bin/python bench/ingest.py --quick --batch 32,1   # also one event per request
     .venv/bin/python bench/ingest.py --full      # adds 1M events
+    .venv/bin/python bench/ingest.py --quick --backends sqlite --ingest-only --baseline-ref main
     .venv/bin/python bench/ingest.py --search-only --search-sizes 1000000 --backends sqlite
 
 The last stdout line is one JSON object with the results.
@@ -37,10 +41,12 @@ import random
 import secrets
 import sqlite3
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
 from collections.abc import Callable, Iterator
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -74,6 +80,8 @@ from ingest_load import (
     delivery_rate,
     echo_process,
     encoded_chain,
+    init_with,
+    process_usage,
     raw_rate_pg,
     raw_rate_sqlite,
     store_process,
@@ -113,38 +121,100 @@ def _spread(values: list[float]) -> dict[str, float]:
     }
 
 
+@dataclasses.dataclass
+class _Baseline:
+    """The store of another checkout, on its own deployment, fed the same load."""
+
+    dep: Deployment
+    address: str
+    heads: Heads
+    pid: int
+
+
+def _baseline(
+    stack: contextlib.ExitStack, code: Path, root: Path, backend: str, batch: int
+) -> _Baseline:
+    url = stack.enter_context(pg_database()) if backend == "postgresql" else None
+    dep = init_with(code, root, 8, url)
+    proc, address = stack.enter_context(store_process(dep, code))
+    heads: Heads = dict.fromkeys(range(1, 9), (1, GENESIS_HASH))
+    delivery_rate(dep, address, {1: encoded_chain(dep, 1, 64, heads, batch)}, 64)
+    return _Baseline(dep, address, heads, proc.pid)
+
+
 def bench_ingest(
-    backend: str, sizes: tuple[int, int, int], work: Path, batch: int
+    backend: str, sizes: tuple[int, int, int], work: Path, batch: int, base: Path | None = None
 ) -> dict[str, Any]:
-    """Rounds of (raw, echo and store with 1 and 8 gateways), interleaved so load noise
-    from other jobs on the machine hits all of them."""
+    """Rounds of (raw, echo, store and the baseline's store with 1 and 8 gateways),
+    interleaved so load noise from other jobs on the machine hits all of them."""
     n1, n8, rounds = sizes
-    rates: dict[str, list[float]] = {k: [] for k in ("raw", "echo1", "one", "echo8", "eight")}
+    keys = ("raw", "echo1", "one", "base1", "echo8", "eight", "base8")
+    rates: dict[str, list[float]] = {k: [] for k in keys}
+    #: per store ("store", "base"): CPU seconds and bytes written, summed over the rounds
+    usage: dict[str, list[float]] = {"store": [0.0, 0.0, 0.0], "base": [0.0, 0.0, 0.0]}
+
+    def timed(who: str, pid: int, rate: Callable[[], float], events: int) -> float:
+        cpu0, wrote0 = process_usage(pid)
+        r = rate()
+        cpu1, wrote1 = process_usage(pid)
+        u = usage[who]
+        u[0], u[1], u[2] = u[0] + cpu1 - cpu0, u[1] + wrote1 - wrote0, u[2] + events
+        return r
+
     with contextlib.ExitStack() as stack:
         url = stack.enter_context(pg_database()) if backend == "postgresql" else None
         root = work / f"ingest-{backend}-{batch}"
         address, _ = init_deployment(root, gateways=8, database_url=url)
         dep = Deployment(root, address)
         heads: Heads = dict.fromkeys(range(1, 9), (1, GENESIS_HASH))
-        _, store = stack.enter_context(store_process(dep))
+        store_proc, store = stack.enter_context(store_process(dep))
+        pid = store_proc.pid
         _, echo = stack.enter_context(echo_process(dep))
         warm = {1: encoded_chain(dep, 1, 64, heads, batch)}
         delivery_rate(dep, store, warm, 64)  # connections, caches
         delivery_rate(dep, echo, warm, 64)
+        b = None if base is None else _baseline(stack, base, Path(f"{root}-base"), backend, batch)
         for _ in range(rounds):
             one = {1: encoded_chain(dep, 1, n1, heads, batch)}
             eight = {g: encoded_chain(dep, g, n8, heads, batch) for g in range(1, 9)}
             raw = raw_rate_pg(url, 200) if url else raw_rate_sqlite(root / "raw.db", 200)
             rates["raw"].append(raw)
             rates["echo1"].append(delivery_rate(dep, echo, one, n1))
-            rates["one"].append(delivery_rate(dep, store, one, n1))
+            rate = partial(delivery_rate, dep, store, one, n1)
+            rates["one"].append(timed("store", pid, rate, n1))
+            if b is not None:
+                one_b = {1: encoded_chain(b.dep, 1, n1, b.heads, batch)}
+                rate_b = partial(delivery_rate, b.dep, b.address, one_b, n1)
+                rates["base1"].append(timed("base", b.pid, rate_b, n1))
             rates["echo8"].append(delivery_rate(dep, echo, eight, 8 * n8))
-            rates["eight"].append(delivery_rate(dep, store, eight, 8 * n8))
+            rate = partial(delivery_rate, dep, store, eight, 8 * n8)
+            rates["eight"].append(timed("store", pid, rate, 8 * n8))
+            if b is not None:
+                eight_b = {g: encoded_chain(b.dep, g, n8, b.heads, batch) for g in range(1, 9)}
+                rate_b = partial(delivery_rate, b.dep, b.address, eight_b, 8 * n8)
+                rates["base8"].append(timed("base", b.pid, rate_b, 8 * n8))
 
     def ratio(a: str, b: str) -> float:
         return round(statistics.median(x / y for x, y in zip(rates[a], rates[b], strict=True)), 3)
 
+    def per_event(who: str) -> dict[str, float]:
+        cpu, wrote, events = usage[who]
+        return {
+            "cpu_us_per_event": round(cpu / events * 1e6, 1),
+            "kb_written_per_event": round(wrote / events / 1000, 1),
+        }
+
+    baseline: dict[str, Any] = {"store_usage": per_event("store")}
+    if base is not None:
+        baseline |= {
+            "baseline_usage": per_event("base"),
+            "baseline_per_s_1_gateway": _spread(rates["base1"]),
+            "baseline_per_s_8_gateways": _spread(rates["base8"]),
+            "of_baseline_1_gateway": ratio("one", "base1"),
+            "of_baseline_8_gateways": ratio("eight", "base8"),
+        }
     return {
+        **baseline,
         "events_per_s_1_gateway": _spread(rates["one"]),
         "events_per_s_8_gateways": _spread(rates["eight"]),
         "raw_commits_per_s": _spread(rates["raw"]),
@@ -293,6 +363,17 @@ def bench_face_search(templates: int, reps: int = 300) -> dict[str, Any]:
     }
 
 
+def checkout_of(ref: str, into: Path) -> Path:
+    """The files of git ref ``ref`` of this repository, unpacked into ``into``."""
+    repo = Path(__file__).resolve().parents[1]
+    into.mkdir(parents=True)
+    archive = subprocess.run(
+        ["git", "-C", str(repo), "archive", ref], check=True, capture_output=True
+    ).stdout
+    subprocess.run(["tar", "-x", "-C", str(into)], input=archive, check=True)
+    return into
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     mode = ap.add_mutually_exclusive_group()
@@ -300,6 +381,12 @@ def main() -> int:
     mode.add_argument("--full", action="store_true", help="also search at 1M events")
     ap.add_argument("--backends", default="sqlite,postgresql")
     ap.add_argument("--search-only", action="store_true", help="skip the ingest part")
+    ap.add_argument("--ingest-only", action="store_true", help="skip search and face search")
+    ap.add_argument(
+        "--baseline-ref",
+        metavar="REF",
+        help="git ref whose store runs in the same ingest rounds (e.g. main)",
+    )
     ap.add_argument(
         "--batch",
         default="32",
@@ -313,12 +400,19 @@ def main() -> int:
     results: dict[str, Any] = {"mode": "full" if args.full else "quick", "cpus": os.cpu_count()}
     with tempfile.TemporaryDirectory(prefix="edgewatch-bench-") as tmp:
         work = Path(tmp)
+        base = None
+        if args.baseline_ref:
+            base = checkout_of(args.baseline_ref, work / "baseline")
+            results["baseline"] = args.baseline_ref
         sizes = (4096, 512, 5) if args.full else (2048, 256, 3)
         for b in [] if args.search_only else backends:
             for batch in (int(x) for x in args.batch.split(",")):
                 key = f"ingest_{b}_batch{batch}"
-                results[key] = bench_ingest(b, sizes, work, batch)
+                results[key] = bench_ingest(b, sizes, work, batch, base)
                 print(f"{key}: {results[key]}", flush=True)
+        if args.ingest_only:
+            print(json.dumps(results, ensure_ascii=False))
+            return 0
         counts = [100_000, 1_000_000] if args.full else [100_000]
         if args.search_sizes:
             counts = [int(n) for n in args.search_sizes.split(",")]

@@ -33,6 +33,7 @@ from pathlib import Path
 import checkout  # noqa: F401 - puts the checkout root on sys.path for tests.support
 import grpc
 import psycopg
+import yaml
 
 from edge.config import load_model
 from edge.evidence.model import event_hash
@@ -49,9 +50,11 @@ Server = tuple[subprocess.Popen[str], str]
 
 
 @contextlib.contextmanager
-def _serving(cmd: list[str]) -> Iterator[Server]:
+def _serving(cmd: list[str], env: Mapping[str, str] | None = None) -> Iterator[Server]:
     """Start a server process that prints '... serving ... port N' first."""
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    proc = subprocess.Popen(
+        cmd, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, env=env
+    )
     try:
         assert proc.stdout is not None
         line = proc.stdout.readline()
@@ -64,9 +67,32 @@ def _serving(cmd: list[str]) -> Iterator[Server]:
         proc.wait(60)
 
 
-def store_process(dep: Deployment) -> contextlib.AbstractContextManager[Server]:
+def code_env(code: Path | None) -> dict[str, str] | None:
+    """The environment that runs the ``edge`` package of checkout ``code`` (None: this one)."""
+    return None if code is None else {**os.environ, "PYTHONPATH": str(code)}
+
+
+def store_process(
+    dep: Deployment, code: Path | None = None
+) -> contextlib.AbstractContextManager[Server]:
+    """`edgewatch store serve` of ``dep``, running the code of checkout ``code``."""
     store_yaml = str(dep.path("store.yaml"))
-    return _serving([sys.executable, "-m", "edge", "store", "serve", "--config", store_yaml])
+    cmd = [sys.executable, "-m", "edge", "store", "serve", "--config", store_yaml]
+    return _serving(cmd, code_env(code))
+
+
+def init_with(code: Path, root: Path, gateways: int, url: str | None) -> Deployment:
+    """`edgewatch init` by the code of checkout ``code`` (its config format)."""
+    cmd = [sys.executable, "-m", "edge", "init", str(root), "--gateways", str(gateways)]
+    subprocess.run(
+        cmd + (["--database-url", url] if url else []),
+        check=True,
+        capture_output=True,
+        env=code_env(code),
+    )
+    with (root / "store.yaml").open() as f:
+        listen = str(yaml.safe_load(f)["listen"])
+    return Deployment(root, listen)
 
 
 def echo_process(dep: Deployment) -> contextlib.AbstractContextManager[Server]:
@@ -155,6 +181,15 @@ def delivery_rate(
     if sum(stored.values()) != events:
         raise RuntimeError(f"only {sum(stored.values())} of {events} events stored")
     return events / elapsed
+
+
+def process_usage(pid: int) -> tuple[float, int]:
+    """(CPU seconds, bytes written to storage) of process ``pid`` so far (Linux /proc):
+    less moved by other jobs on a shared machine than events per second."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    cpu = (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")  # utime + stime
+    io = dict(line.split(": ") for line in Path(f"/proc/{pid}/io").read_text().splitlines())
+    return cpu, int(io["write_bytes"])
 
 
 def raw_rate_sqlite(path: Path, n: int) -> float:

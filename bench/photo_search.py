@@ -25,7 +25,6 @@ import numpy as np
 from edge.config import VisionConfig
 from edge.store.audit import Auditor
 from edge.store.auth import Principal
-from edge.store.blobs import FolderBlobStore
 from edge.store.faces import CentralFaces, FaceSearchIndex
 from edge.store.repository import EventQuery, FaceTemplate, Subject
 from edge.store.review_service import ReviewService
@@ -83,8 +82,7 @@ def bench_photo_search(
 ) -> dict[str, Any]:
     repo = sqlite_repository(work / f"photo-{templates}.db")
     repo.open()
-    blobs = FolderBlobStore(work / f"photo-{templates}-blobs")
-    blobs.open()
+    blobs = repo.blobs
     try:
         t0 = time.perf_counter()
         populate(repo, events, random.Random(5))
@@ -115,7 +113,6 @@ def bench_photo_search(
             gallery.append((time.perf_counter() - b) * 1000)
             found += any(m.subject_id == sid for m in matches)
     finally:
-        blobs.close()
         repo.close()
 
     def pct(values: list[float], q: float) -> float:

@@ -130,7 +130,8 @@ def table(results: dict[str, tuple[list[PlateScore], list[FaceScore]]]) -> list[
             cells.append(f"{f.rank1_rate:.1%} ({f.rank1}/{f.probes})" if f else "-")
             cells.append(f"{f.hit_rate:.1%}" if f else "-")
             cells.append(f"{f.strangers_matched}/{f.strangers}" if f else "-")
-        lines.append("| " + " | ".join(cells) + " |")
+        if any(c != "-" for c in cells[1:]):
+            lines.append("| " + " | ".join(cells) + " |")
     return lines
 
 

@@ -48,6 +48,19 @@ Address = Annotated[str, AfterValidator(check_address)]
 Provider = Literal["cpu", "cuda", "tensorrt", "openvino"]
 
 
+ModelVariant = Literal["fp32", "int8"]
+
+
+class ModelVariants(StrictModel):
+    """fp32 everywhere by default: a variant is adopted per role, only where measured."""
+
+    face_detector: ModelVariant = "fp32"
+    face_embedder: ModelVariant = "fp32"
+    plate_detector: ModelVariant = "fp32"
+    plate_reader: ModelVariant = "fp32"
+    plate_color: ModelVariant = "fp32"
+
+
 class RuntimeConfig(StrictModel):
     """How ONNX sessions run."""
 
@@ -56,6 +69,11 @@ class RuntimeConfig(StrictModel):
     #: onnxruntime's spinning threads make several sessions fight over 2-4 cores;
     #: measured 1.5-2.6x faster with it off on such boxes, identical results.
     allow_spinning: bool = False
+    #: per role, which copy of the pack model runs: the pack's own fp32 file or a
+    #: variant made by `edgewatch models quantize` (docs/accuracy.md "Model variants")
+    variants: ModelVariants = ModelVariants()
+    #: folder written by `edgewatch models quantize --to`; default <models_dir>/variants
+    variants_dir: Path | None = None
 
 
 class TileConfig(StrictModel):
@@ -117,6 +135,48 @@ class PlateConfig(StrictModel):
     tiles: TileConfig = TileConfig()
 
 
+class PrivacyConfig(StrictModel):
+    """The privacy sweep over every scene that becomes evidence (see docs/evidence.md).
+
+    It runs its own detectors at a lower threshold and at full resolution (tiles), so
+    a face too small or too faint to recognise is still pixelated. It runs only on
+    evidence frames; if it cannot run, the whole scene except the match is pixelated.
+    """
+
+    enabled: bool = Field(
+        default=True, description="false: only what recognition saw is redacted (not advised)"
+    )
+    face_detector: Literal["scrfd_500m", "scrfd_2.5g"] = "scrfd_500m"
+    face_threshold: float = Field(default=0.15, gt=0.0, lt=1.0)
+    #: faces are found on tiles of this size at this input scale (1.5 = a 20 px face
+    #: reaches the detector as 30 px); plus one whole-frame pass for large faces
+    face_tile: int = Field(default=640, ge=160, le=1280, multiple_of=32)
+    face_upscale: float = Field(default=1.0, ge=1.0, le=2.0)
+    #: y5fu_320 on 480 px tiles found every 45-120 px plate the 640 model on 960 px
+    #: tiles found, at about half the cost (docs/evidence.md "Privacy sweep")
+    plate_detector: Literal["y5fu_320", "y5fu_640"] = "y5fu_320"
+    plate_threshold: float = Field(default=0.15, gt=0.0, lt=1.0)
+    plate_tile: int = Field(default=480, ge=160, le=1920, multiple_of=32)
+    tile_overlap: int = Field(
+        default=128, ge=0, le=512, description="px shared by neighbouring tiles"
+    )
+
+    @model_validator(mode="after")
+    def _sizes(self) -> PrivacyConfig:
+        side = self.face_tile * self.face_upscale
+        if side > 1280:
+            raise ValueError(
+                f"face_tile {self.face_tile} x face_upscale {self.face_upscale} = {side:.0f} "
+                "px exceeds the face detector's largest input (1280)"
+            )
+        if self.tile_overlap >= min(self.face_tile, self.plate_tile):
+            raise ValueError(
+                f"tile_overlap {self.tile_overlap} must be smaller than face_tile "
+                f"{self.face_tile} and plate_tile {self.plate_tile}"
+            )
+        return self
+
+
 class MatchConfig(StrictModel):
     #: cosine threshold for the pack's 128-d MobileFaceNet with SCRFD-500M alignment:
     #: just above the highest impostor pair of the evaluation set (a look-alike, 0.474),
@@ -139,6 +199,7 @@ class VisionConfig(StrictModel):
     faces: FaceConfig = FaceConfig()
     plates: PlateConfig = PlateConfig()
     match: MatchConfig = MatchConfig()
+    privacy: PrivacyConfig = PrivacyConfig()
     images: ImageLimits = ImageLimits()
 
 

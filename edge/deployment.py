@@ -23,7 +23,7 @@ from edge.evidence.signing import (
     save_public_key,
     write_secret,
 )
-from edge.gateway.config import CameraConfig, ClientTls, GatewayConfig
+from edge.gateway.config import CameraConfig, ClientTls, GatewayConfig, MetricsConfig
 from edge.pki import (
     CertKey,
     cert_fingerprint,
@@ -88,7 +88,9 @@ def _database(root: Path, url: str | None) -> Database:
     return PostgresDatabase(kind="postgresql", url=url)
 
 
-def _gateway(root: Path, ca: CertKey, n: int, store: str) -> tuple[GatewayConfig, GatewayEntry]:
+def _gateway(
+    root: Path, ca: CertKey, n: int, store: str, metrics_port: int
+) -> tuple[GatewayConfig, GatewayEntry]:
     gid = f"gw-{n}"
     tls = issue_client_cert(ca, "gateway", gid)
     tls.save(root / f"{gid}.pem", root / f"{gid}.key")
@@ -104,6 +106,8 @@ def _gateway(root: Path, ca: CertKey, n: int, store: str) -> tuple[GatewayConfig
         signing_key=root / f"{gid}.signing.key",
         data_dir=data,
         cameras=[CameraConfig(id="cam-1", source=f"folder:{data / 'drop'}")],
+        # one port per gateway: several may run on this machine
+        metrics=MetricsConfig(listen=f"127.0.0.1:{metrics_port}"),
     )
     entry = GatewayEntry(
         id=gid,
@@ -122,7 +126,7 @@ def init_deployment(
     root = root.resolve()
     _check_target(root, force)
     root.mkdir(parents=True, exist_ok=True)
-    grpc_port, web_port = free_ports(2)
+    grpc_port, web_port, *metrics_ports = free_ports(2 + gateways)
     store = f"127.0.0.1:{grpc_port}"
 
     ca = create_ca()
@@ -132,10 +136,10 @@ def init_deployment(
         "# revoked client certificates: one serial (hex) or sha256 DER fingerprint per line\n"
     )
     gw_configs, gw_entries = zip(
-        *(_gateway(root, ca, n, store) for n in range(1, gateways + 1)), strict=True
+        *(_gateway(root, ca, n, store, metrics_ports[n - 1]) for n in range(1, gateways + 1)),
+        strict=True,
     )
     users, tokens = _persons(root, ca)
-    (root / "blobs").mkdir(exist_ok=True)
     _write_config(
         root / "store.yaml",
         _store_config(root, store, database_url, users, list(gw_entries), web_port),
@@ -184,7 +188,6 @@ def _store_config(
             revoked=root / "revoked.txt",
         ),
         database=_database(root, database_url),
-        blobs=root / "blobs",
         users=users,
         gateways=gateways,
         web=WebConfig(host="127.0.0.1", port=web_port),

@@ -18,7 +18,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p.add_argument(
         "--database-url",
         metavar="URL",
-        help="postgresql://... for PostgreSQL metadata (default: SQLite DIR/store.db)",
+        help="postgresql://... for PostgreSQL (default: SQLite DIR/store.db)",
     )
     p.add_argument("--force", action="store_true", help="overwrite files in a non-empty DIR")
     p.set_defaults(handler=run_init)

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from edge.api.types import GatewayRow, PlatformLink, StatusView
+    from edge.health import CameraHealth
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -36,12 +37,47 @@ def _gateway(g: GatewayRow) -> dict[str, Any]:
         "model_ids": list(h.model_ids) if h else [],
         "watchlist_version": h.watchlist_version if h else None,
         "outbox_events": h.outbox_events if h else None,
-        "cameras": [
-            {"camera_id": c.camera_id, "up": c.up, "fps": round(c.fps, 2)} for c in h.cameras
-        ]
-        if h
-        else [],
+        "cameras": [_camera(c) for c in h.cameras] if h else [],
     }
+
+
+def _camera(c: CameraHealth) -> dict[str, Any]:
+    return {
+        "camera_id": c.camera_id,
+        "up": c.up,
+        "fps": round(c.fps, 2),
+        "received": c.frames_received,
+        "decoded": c.frames_decoded,
+        "analysed": c.frames_analysed,
+        "dropped": c.frames_dropped,
+        "dropped_by_reason": dict(c.dropped_by_reason),
+        "frame_age_p50_s": round(c.frame_age_p50_s, 3),
+        "frame_age_p99_s": round(c.frame_age_p99_s, 3),
+        "decode_errors": c.decode_errors,
+        "reconnects": c.reconnects,
+        "lag_reason": c.lag_reason or None,
+        "last_error": c.last_error or None,
+    }
+
+
+_CAMERA_HEADER = (
+    f"  {'camera':<16} {'state':<5} {'received':>9} {'decoded':>9} {'analysed':>9} "
+    f"{'dropped':>8} {'age p50':>8} {'age p99':>8} {'dec err':>7} {'reconn':>6}  lag / error"
+)
+
+
+def camera_line(c: dict[str, Any]) -> str:
+    """One row of the per-camera table under a gateway."""
+    why = ", ".join(f"{r} {n}" for r, n in c["dropped_by_reason"].items())
+    notes = [f"lagging: {c['lag_reason']}" if c["lag_reason"] else "", why and f"({why})"]
+    if c["last_error"]:
+        notes.append(f"error: {c['last_error']}")
+    return (
+        f"  {c['camera_id']:<16} {'up' if c['up'] else 'DOWN':<5} {c['received']:>9} "
+        f"{c['decoded']:>9} {c['analysed']:>9} {c['dropped']:>8} "
+        f"{c['frame_age_p50_s']:>7.2f}s {c['frame_age_p99_s']:>7.2f}s "
+        f"{c['decode_errors']:>7} {c['reconnects']:>6}  {' '.join(n for n in notes if n) or '-'}"
+    )
 
 
 def status_json(s: StatusView) -> dict[str, Any]:
@@ -106,6 +142,10 @@ def run_status(args: argparse.Namespace) -> int:
             f"{g['last_seen'] or 'never'}  chain seq {g['last_sequence']}  face model "
             f"{g['face_model_id'] or '-'}  problems {len(g['problems'])}"
         )
+        if g["cameras"]:
+            print(_CAMERA_HEADER)
+            for c in g["cameras"]:
+                print(camera_line(c))
     for link in doc["links"]:
         error = f"  last error: {link['last_error']}" if link["last_error"] else ""
         print(

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import logging
+import os
 import threading
 import time
 from dataclasses import dataclass, field
@@ -15,9 +16,18 @@ from edge.evidence.signing import load_private_key
 from edge.gateway.config import CameraConfig, GatewayConfig
 from edge.gateway.evidence import EvidenceBuilder
 from edge.gateway.local_watchlist import LocalWatchlist
+from edge.gateway.metrics import GatewayMetrics
 from edge.gateway.outbox import Outbox, outbox_path
 from edge.gateway.pipeline import CameraPipeline
-from edge.gateway.sampler import FrameQueue, RateSampler
+from edge.gateway.sampler import RateSampler
+from edge.gateway.scheduler import (
+    InferenceScheduler,
+    LaneStats,
+    Taken,
+    runtime_for_workers,
+    start_sources,
+    worker_count,
+)
 from edge.gateway.sources import Frame, FrameSource, now_us, open_source, parse_uri
 from edge.gateway.uplink import Uplink
 from edge.gateway.viid_source import ViidReceiver
@@ -28,6 +38,7 @@ from edge.vision.faces import FaceAnalyzer, load_face_analyzer
 from edge.vision.plate_readers import READER_MODEL_IDS
 from edge.vision.plates import DETECTOR_MODEL_IDS as PLATE_DETECTOR_IDS
 from edge.vision.plates import PlateRecognizer, load_plate_recognizer
+from edge.vision.scene_privacy import PrivacySweep, load_privacy_sweep
 
 log = logging.getLogger(__name__)
 
@@ -50,14 +61,15 @@ class Gateway:
         self._models_dir = models_dir
         self._stopping = threading.Event()
         self._cameras: dict[str, _Camera] = {}
-        self._queue = FrameQueue(config.sampler)
-        self._busy = threading.Event()
-        self._worker: threading.Thread | None = None
+        self._scheduler = InferenceScheduler(config.scheduler, on_drop=self._dropped)
+        self._workers: list[threading.Thread] = []
+        self.metrics = GatewayMetrics(config.metrics, self._camera_health, self.events_total)
         self._outbox: Outbox | None = None
         self._watchlist: LocalWatchlist | None = None
         self._uplink: Uplink | None = None
         self._faces: FaceAnalyzer | None = None
         self._plates: PlateRecognizer | None = None
+        self._sweep: PrivacySweep | None = None
         self._started_us = 0
         #: the GA/T 1400 endpoint that viid: cameras push to (None without such cameras)
         self.viid: ViidReceiver | None = None
@@ -77,6 +89,7 @@ class Gateway:
     def start(self, wait_for_sync_s: float = 0.0, once: bool = False) -> None:
         cfg = self._config
         self._started_us = now_us()
+        self.metrics.start()  # first: a port in use fails before anything else opens
         self._load_models()
         key = load_private_key(cfg.signing_key)
         self._outbox = Outbox(outbox_path(cfg.data_dir), cfg.outbox)
@@ -90,17 +103,20 @@ class Gateway:
         self._uplink.start()
         if wait_for_sync_s > 0 and not self._uplink.synced.wait(wait_for_sync_s):
             log.warning("store not reachable at start; matching with the local watchlist")
-        builder = EvidenceBuilder(cfg.gateway_id, key, self._model_ids())
+        builder = EvidenceBuilder(cfg.gateway_id, key, self._model_ids(), sweep=self._sweep)
         if cfg.viid is not None:
             self.viid = ViidReceiver(cfg.viid, cfg.vision.images)
         for cam in cfg.cameras:
             self._add_camera(cam, builder)
-        self._worker = threading.Thread(target=self._work, name="recognition", daemon=True)
-        self._worker.start()
-        for c in self._cameras.values():
-            if once:
+        for n in range(self._worker_count()):
+            worker = threading.Thread(target=self._work, name=f"recognition-{n}", daemon=True)
+            worker.start()
+            self._workers.append(worker)
+        if once:
+            for c in self._cameras.values():
                 c.source.drain()
-            c.source.start()
+        start_sources([c.source for c in self._cameras.values()])
+        for c in self._cameras.values():
             c.reader = threading.Thread(
                 target=self._read, args=(c,), name=f"read-{c.config.id}", daemon=True
             )
@@ -120,9 +136,10 @@ class Gateway:
             c.source.stop()
             if c.reader is not None:
                 c.reader.join(timeout=10)
-        self._queue.close()
-        if self._worker is not None:
-            self._worker.join(timeout=60)
+        self._scheduler.close()
+        for worker in self._workers:
+            worker.join(timeout=60)
+        self.metrics.stop()
         if self._uplink is not None:
             self._uplink.stop()
         if self._watchlist is not None:
@@ -131,17 +148,24 @@ class Gateway:
             self._outbox.close()
         log.info("gateway stopped", extra={"gateway_id": self._config.gateway_id})
 
+    def _worker_count(self) -> int:
+        return worker_count(self._config.scheduler, len(os.sched_getaffinity(0)))
+
     def _load_models(self) -> None:
         cfg = self._config
         manifest = load_manifest()
+        runtime = runtime_for_workers(cfg.vision.runtime, self._worker_count())
         wanted = {r for c in cfg.cameras for r in c.recognisers}
         if "faces" in wanted and cfg.vision.faces.enabled:
-            self._faces = load_face_analyzer(
-                self._models_dir, cfg.vision.faces, cfg.vision.runtime, manifest
-            )
+            self._faces = load_face_analyzer(self._models_dir, cfg.vision.faces, runtime, manifest)
         if "plates" in wanted and cfg.vision.plates.enabled:
             self._plates = load_plate_recognizer(
-                self._models_dir, cfg.vision.plates, cfg.vision.runtime, manifest
+                self._models_dir, cfg.vision.plates, runtime, manifest
+            )
+        if cfg.vision.privacy.enabled and cfg.cameras:
+            # both kinds whatever the cameras recognise: a plate camera sees drivers
+            self._sweep = load_privacy_sweep(
+                self._models_dir, cfg.vision.privacy, cfg.vision.runtime, manifest
             )
 
     def _model_ids(self) -> list[str]:
@@ -168,6 +192,8 @@ class Gateway:
                 self._config.sources,
                 data_dir=self._config.data_dir,
                 limits=self._config.vision.images,
+                fps=cam.fps,
+                detect_uri=cam.detect_source,
             )
         # a drop folder or a pushing camera delivers separate snapshots: each is its
         # own scene, each is analysed
@@ -181,15 +207,17 @@ class Gateway:
             self._outbox,
             self._config.tracking,
             plate_model_id=self._plate_reader_id() if self._plates else "",
+            timer=self.metrics,
             stills=stills,
         )
         fps = None if stills else cam.fps
         self._cameras[cam.id] = _Camera(cam, source, pipeline, RateSampler(fps))
+        self._scheduler.add_camera(cam.id)
 
     # -- threads -----------------------------------------------------------------
 
     def _read(self, cam: _Camera) -> None:
-        """Capture thread: sample, then hand frames to recognition (bounded)."""
+        """Capture thread: sample, then offer frames to the scheduler."""
         src = cam.source
         while not self._stopping.is_set():
             frame = src.read(timeout_s=0.5)
@@ -200,23 +228,36 @@ class Gateway:
             if not cam.sampler.admit(frame.captured_at_us):
                 src.ack(frame)
                 continue
-            while not self._queue.put(frame, live=src.live, timeout_s=0.5):
+            while not self._scheduler.offer(frame, live=src.live, timeout_s=0.5):
                 if self._stopping.is_set():
                     return
         cam.done.set()
 
+    def _dropped(self, frame: Frame, reason: str) -> None:
+        cam = self._cameras.get(frame.camera_id)
+        if cam is not None:
+            cam.source.ack(frame)
+
     def _work(self) -> None:
         while True:
-            frame = self._queue.get(timeout_s=0.5)
-            if frame is None:
+            taken = self._scheduler.take(timeout_s=0.5)
+            if taken is None:
                 if self._stopping.is_set():
                     return
                 continue
-            self._busy.set()
-            try:
-                self._analyse(frame)
-            finally:
-                self._busy.clear()
+            self._run_one(taken)
+
+    def _run_one(self, taken: Taken) -> None:
+        cam = self._cameras[taken.frame.camera_id]
+        self.metrics.frame_age(cam.config.id, taken.age_s)
+        stats = cam.pipeline.stats
+        scans = stats.face_scans + stats.plate_scans
+        try:
+            self._analyse(taken.frame)
+        finally:
+            # a detector ran: something moved (or a keyframe) - this camera goes first
+            moved = stats.face_scans + stats.plate_scans > scans
+            self._scheduler.done(cam.config.id, moving=moved)
 
     def _already_evidence(self, frame: Frame) -> bool:
         """A recorded input re-read after a crash: skip what already became evidence."""
@@ -253,42 +294,31 @@ class Gateway:
     # -- --once ------------------------------------------------------------------
 
     def sources_done(self) -> bool:
-        return (
-            all(c.done.is_set() for c in self._cameras.values())
-            and self._queue.stats().depth == 0
-            and not self._busy.is_set()
-        )
+        return all(c.done.is_set() for c in self._cameras.values()) and self._scheduler.idle()
 
     def finish_pipelines(self) -> None:
         for c in self._cameras.values():
             c.pipeline.finish()
 
     def events_total(self) -> int:
-        return sum(c.pipeline.stats.events for c in self._cameras.values())
+        # list(): the metrics endpoint may ask while cameras are still being added
+        return sum(c.pipeline.stats.events for c in list(self._cameras.values()))
 
     # -- health ------------------------------------------------------------------
 
+    def _camera_health(self) -> list[CameraHealth]:
+        lanes = self._scheduler.stats().cameras
+        cams = list(self._cameras.values())
+        return [_camera_health(c, lanes.get(c.config.id)) for c in cams]
+
     def health(self) -> GatewayHealth:
-        q = self._queue.stats()
+        q = self._scheduler.stats()
         ob = self._outbox.stats() if self._outbox else None
-        cams = []
-        for c in self._cameras.values():
-            s = c.source.stats()
-            cams.append(
-                CameraHealth(
-                    camera_id=c.config.id,
-                    up=s.connected,
-                    fps=0.0,
-                    frames_analysed=c.pipeline.stats.frames,
-                    frames_dropped=q.dropped_by_camera.get(c.config.id, 0),
-                    last_error=c.last_error[:200],
-                )
-            )
         return GatewayHealth(
             gateway_id=self._config.gateway_id,
             sent_at_us=now_us(),
             software_version=__version__,
-            cameras=tuple(cams),
+            cameras=tuple(self._camera_health()),
             queue_depth=q.depth,
             outbox_events=ob.pending_events if ob else 0,
             outbox_bytes=ob.pending_bytes if ob else 0,
@@ -298,6 +328,34 @@ class Gateway:
             last_sequence=ob.head_sequence if ob else 0,
             started_at_us=self._started_us,
         )
+
+
+def _camera_health(c: _Camera, lane: LaneStats | None) -> CameraHealth:
+    s = c.source.stats()
+    drops = dict(lane.dropped) if lane else {}
+    if s.overruns:
+        drops["source_overrun"] = s.overruns
+    # sources that do not count arrivals and decodes separately deliver what they decode
+    decoded = max(s.decoded, s.frames)
+    lag = lane.lag_reason if lane else ""
+    if not lag and s.overruns:
+        lag = "source_overrun"
+    return CameraHealth(
+        camera_id=c.config.id,
+        up=s.connected,
+        fps=lane.fps if lane else 0.0,
+        frames_analysed=c.pipeline.stats.frames,
+        frames_dropped=sum(drops.values()),
+        last_error=c.last_error[:200],
+        frames_received=max(s.received, decoded + max(s.decode_errors, s.corrupt)),
+        frames_decoded=decoded,
+        dropped_by_reason=tuple(sorted(drops.items())),
+        frame_age_p50_s=lane.age_p50_s if lane else 0.0,
+        frame_age_p99_s=lane.age_p99_s if lane else 0.0,
+        decode_errors=max(s.decode_errors, s.corrupt),
+        reconnects=s.reconnects,
+        lag_reason=lag,
+    )
 
 
 def run_once(gateway: Gateway, deadline_s: float | None) -> tuple[int, str]:

@@ -7,7 +7,7 @@ from typing import Literal
 
 from pydantic import Field, field_validator, model_validator
 
-from edge.config import Address, StrictModel, VisionConfig
+from edge.config import Address, StrictModel, VisionConfig, check_address
 from edge.gateway.viid_config import ViidReceiverConfig, check_viid_cameras
 from edge.ids import ID_PATTERN
 
@@ -90,6 +90,12 @@ class CameraConfig(StrictModel):
         min_length=1,
         description="rtsp://... URL, a video file, an image drop folder, or usb:N",
     )
+    detect_source: str | None = Field(
+        default=None,
+        min_length=1,
+        description="the camera's sub-stream (rtsp://...), analysed instead of source; "
+        "source's frames then serve only as evidence images",
+    )
     fps: float = Field(default=5.0, gt=0.0, le=60.0, description="frames analysed per second")
     roi: NormRect | None = Field(default=None, description="analyse only this region")
     privacy_masks: list[NormRect] = Field(
@@ -100,6 +106,20 @@ class CameraConfig(StrictModel):
     )
     location: Location | None = None
     analysis: AnalysisConfig = AnalysisConfig()
+
+    @model_validator(mode="after")
+    def _sub_stream(self) -> CameraConfig:
+        streams = ("rtsp://", "rtsps://", "http://", "https://")
+        if self.detect_source is not None and not (
+            self.source.lower().startswith(streams)
+            and self.detect_source.lower().startswith(streams)
+        ):
+            # no URL in the message: it may carry a password
+            raise ValueError(
+                f"camera {self.id}: detect_source (a sub-stream) needs source and "
+                "detect_source to be rtsp://, rtsps:// or http(s):// stream URLs"
+            )
+        return self
 
     @field_validator("roi")
     @classmethod
@@ -170,6 +190,25 @@ class SourceSettings(StrictModel):
     stall_timeout_s: float = Field(default=10.0, gt=0.0, le=3600.0, description="no frame")
     read_failures_before_reconnect: int = Field(default=3, ge=1, le=1000)
     buffer_frames: int = Field(default=4, ge=1, le=256, description="per live camera")
+    rtsp_transport: Literal["tcp", "udp", "auto"] = Field(
+        default="tcp",
+        description="RTSP lower transport; tcp survives packet loss without corrupt "
+        "frames, auto lets FFmpeg try udp then tcp",
+    )
+    decoder_threads: int = Field(
+        default=1,
+        ge=0,
+        le=16,
+        description="FFmpeg decoder threads per stream (0 = one per core); 1 suits many "
+        "cameras per gateway: frame threads add a frame of latency each",
+    )
+    evidence_buffer_s: float = Field(
+        default=4.0,
+        gt=0.0,
+        le=60.0,
+        description="main-stream packets kept for evidence when a camera has a "
+        "detect_source (decoded only when a frame becomes evidence)",
+    )
     max_corrupt_run: int = Field(default=100, ge=1, description="file: give up after")
     folder_poll_s: float = Field(default=1.0, gt=0.0, le=3600.0)
     folder_stable_polls: int = Field(default=2, ge=1, le=100)
@@ -181,10 +220,55 @@ class SourceSettings(StrictModel):
         return self
 
 
-class SamplerConfig(StrictModel):
-    queue_per_camera: int = Field(
-        default=4, ge=1, le=1000, description="frames waiting for recognition, per camera"
+class SchedulerConfig(StrictModel):
+    """One inference scheduler serves every camera (edge/gateway/scheduler.py)."""
+
+    workers: int = Field(
+        default=0,
+        ge=0,
+        le=64,
+        description="analysis threads; 0 = one per CPU core. With more than one, every "
+        "onnxruntime session runs single-threaded (intra_op_threads 1) unless set explicitly",
     )
+    queue_per_camera: int = Field(
+        default=2,
+        ge=1,
+        le=1000,
+        description="frames waiting for analysis, per camera; a live camera's newest frame "
+        "replaces its oldest waiting one (dropped, reason queue_full)",
+    )
+    max_frame_age_s: float = Field(
+        default=2.0,
+        gt=0.0,
+        le=3600.0,
+        description="a live frame older than this when a worker is free is dropped "
+        "(reason too_old) instead of analysed late",
+    )
+
+
+def _check_listen(value: str) -> str:
+    try:
+        return check_address(value)
+    except ValueError:
+        raise ValueError(
+            f"metrics.listen {value!r} must be host:port (e.g. 127.0.0.1:9811), or set "
+            "metrics: null to turn the endpoint off"
+        ) from None
+
+
+class MetricsConfig(StrictModel):
+    """The gateway's Prometheus endpoint (GET /metrics)."""
+
+    listen: str = Field(
+        default="127.0.0.1:9811",
+        description="host:port to serve /metrics on; keep it on 127.0.0.1 unless a scraper "
+        "elsewhere needs it",
+    )
+
+    @field_validator("listen")
+    @classmethod
+    def _listen(cls, v: str) -> str:
+        return _check_listen(v)
 
 
 class TrackerConfig(StrictModel):
@@ -235,11 +319,24 @@ class GatewayConfig(StrictModel):
     uplink: UplinkConfig = UplinkConfig()
     logging: LoggingConfig = LoggingConfig()
     sources: SourceSettings = SourceSettings()
-    sampler: SamplerConfig = SamplerConfig()
+    scheduler: SchedulerConfig = SchedulerConfig()
+    metrics: MetricsConfig | None = Field(
+        default=MetricsConfig(), description="Prometheus endpoint; null = off"
+    )
     tracking: TrackingConfig = TrackingConfig()
     viid: ViidReceiverConfig | None = Field(
         default=None, description="GA/T 1400 endpoint for smart cameras (viid: sources)"
     )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _moved_keys(cls, data: object) -> object:
+        if isinstance(data, dict) and "sampler" in data:
+            raise ValueError(
+                "sampler: was replaced by scheduler: (workers, queue_per_camera, "
+                "max_frame_age_s); move sampler.queue_per_camera to scheduler.queue_per_camera"
+            )
+        return data
 
     @model_validator(mode="after")
     def _viid_cameras(self) -> GatewayConfig:

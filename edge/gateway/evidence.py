@@ -3,6 +3,8 @@
 Privacy rule enforced here: every face and plate box of the frame that did not match
 is irreversibly redacted in the scene BEFORE the JPEG is encoded, so the unredacted
 pixels never exist in any encoded form. Only matched crops are encoded separately.
+Besides what recognition saw, the privacy sweep (more sensitive, full resolution)
+looks at the scene; if it fails, everything but the match is pixelated (fail closed).
 """
 
 from __future__ import annotations
@@ -10,7 +12,7 @@ from __future__ import annotations
 import hashlib
 import logging
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import cv2
 import numpy as np
@@ -21,6 +23,7 @@ from edge.evidence.model import BlobRef, FaceHit, MatchEvent, PlateHit
 from edge.evidence.signing import sign_event
 from edge.ids import uuid7
 from edge.vision.privacy import redact
+from edge.vision.scene_privacy import PrivacySweep
 from edge.vision.types import Box, Image
 
 log = logging.getLogger(__name__)
@@ -62,6 +65,34 @@ class SceneMatches:
     supersedes: str | None = None
 
 
+#: unmatched boxes grow by this much on a main-stream picture: it may be a few tens of
+#: milliseconds away from the analysed sub-stream frame, and a face that moved must
+#: still be covered
+HIRES_REDACT_MARGIN = 1.25
+
+
+def upscale_scene(scene: SceneMatches, hires: Image) -> SceneMatches:
+    """The scene on the camera's main-stream picture: boxes found on the analysed
+    sub-stream frame are scaled onto ``hires``; unmatched ones also grow by
+    ``HIRES_REDACT_MARGIN`` so that redaction still covers them."""
+    h, w = scene.image.shape[:2]
+    hh, hw = hires.shape[:2]
+    sx, sy = hw / w, hh / h
+
+    def scale(b: Box) -> Box:
+        return Box(b.x1 * sx, b.y1 * sy, b.x2 * sx, b.y2 * sy)
+
+    return replace(
+        scene,
+        image=hires,
+        faces=tuple(replace(f, box=scale(f.box)) for f in scene.faces),
+        plates=tuple(replace(p, box=scale(p.box)) for p in scene.plates),
+        redact_boxes=tuple(
+            scale(b).expand(HIRES_REDACT_MARGIN).clip(hw, hh) for b in scene.redact_boxes
+        ),
+    )
+
+
 @dataclass(frozen=True, slots=True)
 class BuiltEvidence:
     event: MatchEvent
@@ -92,18 +123,38 @@ class EvidenceBuilder:
         signing_key: Ed25519PrivateKey,
         models: Sequence[str],
         jpeg_quality: int = 90,
+        sweep: PrivacySweep | None = None,
     ) -> None:
         self._gateway_id = gateway_id
         self._key = signing_key
         self._models = tuple(models)
         self._quality = jpeg_quality
+        self._sweep = sweep
+
+    def _to_redact(self, scene: SceneMatches) -> list[Box]:
+        """Recognition's unmatched boxes plus the sweep's; the whole frame if it fails."""
+        boxes = list(scene.redact_boxes)
+        if self._sweep is None:
+            return boxes
+        try:
+            found = self._sweep.sweep(scene.image)
+        except Exception:
+            # fail closed: a scene nobody could check is stored with only the match clear
+            log.exception("privacy sweep failed; the whole scene is pixelated")
+            h, w = scene.image.shape[:2]
+            return [Box(0.0, 0.0, float(w), float(h))]
+        log.debug(
+            "privacy sweep",
+            extra={"faces": len(found.faces), "plates": len(found.plates), "ms": found.elapsed_ms},
+        )
+        return boxes + list(found.boxes)
 
     def encode_blobs(self, scene: SceneMatches) -> tuple[list[BlobRef], dict[str, bytes]]:
         """Redact, encode and hash; matched crops come from the unredacted frame."""
         matched = [f.box for f in scene.faces] + [p.box for p in scene.plates]
         # A matched box overlapping an unmatched one must stay sharp: redact the
         # unmatched boxes, then paste the matched regions back.
-        redacted = redact(scene.image, list(scene.redact_boxes))
+        redacted = redact(scene.image, self._to_redact(scene))
         h, w = scene.image.shape[:2]
         for box in matched:
             b = box.clip(w, h)

@@ -13,14 +13,16 @@ detector that skipped it, so the privacy filter knows every face and plate in it
 from __future__ import annotations
 
 import logging
+from dataclasses import replace
 from typing import Protocol
 
 from edge.evidence.model import MatchEvent
 from edge.gateway.config import CameraConfig, TrackingConfig
-from edge.gateway.evidence import EvidenceBuilder, SceneMatches
+from edge.gateway.evidence import EvidenceBuilder, SceneMatches, upscale_scene
 from edge.gateway.motion import MotionGate
 from edge.gateway.outbox import Builder, OutboxEntry
 from edge.gateway.recognise import (
+    FACE_REDACT_MARGIN,
     FaceStage,
     FrameMatches,
     PipelineStats,
@@ -78,6 +80,8 @@ class CameraPipeline:
         #: independent pictures (a drop folder): each frame is its own scene, so no
         #: tracking across frames and no motion gating
         self._stills = stills
+        self._faces = faces if "faces" in camera.recognisers else None
+        self._plates = plates if "plates" in camera.recognisers else None
         self.stats = PipelineStats()
         self._stages: dict[str, FaceStage | PlateStage] = {}
         if faces is not None and "faces" in camera.recognisers:
@@ -141,6 +145,27 @@ class CameraPipeline:
         else:
             self.stats.plate_scans += 1
 
+    def _on_hires(self, scene: SceneMatches, hires: Image) -> SceneMatches:
+        """The scene moved onto the main-stream picture. Privacy: a face or plate too
+        small to be found at the sub-stream's resolution may be recognisable at the
+        main stream's, so the detectors look at the main picture too and everything
+        they find that is not a match is redacted as well."""
+        with timed(self._timer, "hires_privacy"):
+            up = upscale_scene(scene, hires)
+            matched = [f.box for f in up.faces] + [p.box for p in up.plates]
+            extra: list[Box] = []
+            if self._faces is not None:
+                confident, faint = self._faces.detect_all(hires)
+                extra += [
+                    d.box.expand(FACE_REDACT_MARGIN)
+                    for d in confident + faint
+                    if not _is_matched(d.box, matched)
+                ]
+            if self._plates is not None:
+                dets = self._plates.detector.detect(hires)
+                extra += [d.box for d in dets if not _is_matched(d.box, matched)]
+        return replace(up, redact_boxes=up.redact_boxes + tuple(extra))
+
     def finish(self) -> None:
         """End of stream: forget every track (their matches were already sent)."""
         for stage in self._stages.values():
@@ -162,6 +187,15 @@ class CameraPipeline:
             location=(loc.lat, loc.lon) if loc else None,
             supersedes=supersedes,
         )
+        if frame.hires is not None:  # analysed on the sub-stream: evidence from the main
+            hires = frame.hires()
+            if hires is not None:
+                scene = self._on_hires(scene, hires)
+            else:
+                log.warning(
+                    "main-stream picture not buffered; evidence at analysis resolution",
+                    extra={"camera_id": self._camera.id},
+                )
         encoded = self._builder.encode_blobs(scene)
         built: list[MatchEvent] = []
 
@@ -192,3 +226,8 @@ class CameraPipeline:
             },
         )
         return event
+
+
+def _is_matched(box: Box, matched: list[Box]) -> bool:
+    """``box`` is (a detection of) one of the matched faces or plates."""
+    return any(box.iou(m) >= 0.3 for m in matched)

@@ -4,8 +4,9 @@
 
 * ``file:PATH``   a video file (FFmpeg) or a single image file
 * ``folder:PATH`` an image drop folder (cameras uploading snapshots by FTP)
-* ``rtsp://``, ``rtsps://``, ``http://``, ``https://`` a network stream (FFmpeg)
-* ``usb:N``       a local capture device
+* ``rtsp://``, ``rtsps://``, ``http://``, ``https://`` a network stream (PyAV/FFmpeg,
+                   ``edge.gateway.av_stream``), optionally with a sub-stream for analysis
+* ``usb:N``       a local capture device (OpenCV)
 * ``viid:DEVICE``  captures a GA/T 1400 smart camera pushes to the gateway's endpoint
                    (built by the composition root from the ``viid:`` section)
 
@@ -21,6 +22,7 @@ import logging
 import os
 import re
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol, runtime_checkable
@@ -55,6 +57,10 @@ class Frame:
     #: nor skips it; None for live streams
     resume_key: str | None = None
     position: int = 0  # frame position within ``resume_key`` (0 for a still picture)
+    #: a camera with a sub-stream (``detect_source``): ``image`` is the small analysis
+    #: picture and this returns the main stream's picture nearest in time (decoded on
+    #: demand, only for evidence), or None if it is no longer buffered
+    hires: Callable[[], Image | None] | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,6 +78,10 @@ class SourceStats:
     last_frame_at_us: int | None
     finished: bool
     duplicates: int = 0  # folder: files whose content was already processed
+    received: int = 0  # frames (access units) received from the camera
+    decoded: int = 0  # frames decoded
+    decode_errors: int = 0  # packets the decoder rejected
+    skipped: int = 0  # frames deliberately not decoded / not delivered (analysis rate)
 
 
 @runtime_checkable
@@ -181,8 +191,15 @@ def open_source(
     *,
     data_dir: Path,
     limits: ImageLimits | None = None,
+    fps: float | None = None,
+    detect_uri: str | None = None,
 ) -> FrameSource:
-    """Build (without starting) the source for ``uri``; SourceError if it is malformed."""
+    """Build (without starting) the source for ``uri``; SourceError if it is malformed.
+
+    ``fps``: the camera's analysis rate; a stream source delivers (and converts) no
+    more frames than that. ``detect_uri``: the camera's sub-stream, analysed instead of
+    ``uri`` whose frames then serve only as evidence (``Frame.hires``)."""
+    from edge.gateway.av_stream import AvStreamSource
     from edge.gateway.file_source import FileSource
     from edge.gateway.folder_source import FolderSource
     from edge.gateway.stream_source import StreamSource
@@ -193,11 +210,24 @@ def open_source(
         return FileSource(camera_id, Path(target), settings, limits)
     if kind == "folder":
         return FolderSource(camera_id, Path(target), settings, limits, data_dir)
+    if detect_uri is not None and kind != "stream":
+        raise SourceError(
+            f"camera {camera_id}: detect_source needs a stream source "
+            f"(rtsp://, http(s)://), not {kind}:"
+        )
     if kind == "usb":
         return StreamSource(camera_id, int(target), settings)
     if kind == "viid":
         raise SourceError(f"source viid:{target} is served by the gateway's viid: endpoint")
-    return StreamSource(camera_id, target, settings)
+    detect = None
+    if detect_uri is not None:
+        detect_kind, detect = parse_uri(detect_uri)
+        if detect_kind != "stream":
+            raise SourceError(
+                f"detect_source {safe_uri(detect_uri)!r}: a sub-stream must be an "
+                "rtsp://, rtsps:// or http(s):// URL"
+            )
+    return AvStreamSource(camera_id, target, settings, fps=fps, detect_url=detect)
 
 
 def parse_uri(uri: str) -> tuple[str, str]:

@@ -1,6 +1,8 @@
-"""Live sources: RTSP/HTTP streams and USB cameras, read by one thread per camera.
+"""Live sources read by one thread per camera: USB cameras (OpenCV) here, and the
+thread/buffer/reconnect machinery that ``av_stream.AvStreamSource`` (RTSP/HTTP through
+PyAV) reuses.
 
-The reader thread owns the OpenCV capture. It reconnects with exponential backoff and
+The reader thread owns the capture. It reconnects with exponential backoff and
 jitter when the stream cannot be opened, ends, fails repeatedly or stalls (nothing
 for ``stall_timeout_s``; FFmpeg's read timeout makes a silent socket return instead
 of blocking forever). Frames go into a small buffer that drops its oldest frame when
@@ -54,6 +56,7 @@ class StreamSource:
         self._connected = False
         self._frames = self._corrupt = self._overruns = 0
         self._reconnects = self._stalls = self._open_failures = 0
+        self._received = self._decoded = self._decode_errors = self._skipped = 0
         self._last_frame_at: int | None = None
 
     @property
@@ -119,6 +122,10 @@ class StreamSource:
                 clock_corrections=self._clock.corrections,
                 last_frame_at_us=self._last_frame_at,
                 finished=False,
+                received=self._received,
+                decoded=self._decoded,
+                decode_errors=self._decode_errors,
+                skipped=self._skipped,
             )
 
     # -- reader thread -----------------------------------------------------------
@@ -143,7 +150,7 @@ class StreamSource:
             except Exception:  # the reader must survive anything a driver throws
                 log.exception("camera reader failed; reconnecting", extra=self._ids())
             finally:
-                cap.release()
+                self._close(cap)
                 with self._cond:
                     self._connected = False
                     if not self._stop.is_set():
@@ -172,6 +179,9 @@ class StreamSource:
         log.info("camera connected", extra=self._ids())
         return cap
 
+    def _close(self, cap: Any) -> None:
+        cap.release()
+
     def _pump(self, cap: Any) -> None:
         """Read until the stream ends, fails repeatedly or stalls."""
         s = self._settings
@@ -181,6 +191,9 @@ class StreamSource:
             ok, img = cap.read()
             now = time.monotonic()
             if ok and valid_image(img):
+                with self._cond:
+                    self._received += 1
+                    self._decoded += 1
                 self._deliver(img)
                 self._backoff.reset()
                 last_ok, failures = now, 0
@@ -201,10 +214,10 @@ class StreamSource:
                 log.warning("camera stream lost", extra=self._ids())
                 return
 
-    def _deliver(self, img: Any) -> None:
+    def _deliver(self, img: Any, captured_at_us: int | None = None, hires: Any = None) -> None:
         with self._cond:
-            captured = self._clock.stamp(now_us())
-            frame = Frame(self._camera_id, self._index, captured, img, self._ref)
+            captured = self._clock.stamp(now_us() if captured_at_us is None else captured_at_us)
+            frame = Frame(self._camera_id, self._index, captured, img, self._ref, hires=hires)
             self._index += 1
             self._frames += 1
             self._last_frame_at = captured

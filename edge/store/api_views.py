@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
@@ -87,12 +88,18 @@ def blob_content(blob: StoredBlob, data: bytes) -> BlobContent:
     return BlobContent(blob.name, blob.media_type, blob.sha256, data)
 
 
+def _camera_health(c: dict[str, Any]) -> CameraHealth:
+    # JSON has no tuples: the (reason, count) pairs come back as lists
+    pairs = tuple((str(r), int(n)) for r, n in c.pop("dropped_by_reason", ()))
+    return CameraHealth(dropped_by_reason=pairs, **c)
+
+
 def health_from_json(text: str) -> GatewayHealth | None:
     """A gateway's last heartbeat as the repository keeps it (JSON object text)."""
     d = json.loads(text or "{}")
     if not d:
         return None
-    cameras = tuple(CameraHealth(**c) for c in d.pop("cameras", []))
+    cameras = tuple(_camera_health(c) for c in d.pop("cameras", []))
     d["model_ids"] = tuple(d.get("model_ids", ()))
     return GatewayHealth(cameras=cameras, **d)
 

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import Field, IPvAnyNetwork, field_validator, model_validator
 
@@ -45,9 +45,42 @@ class SqliteDatabase(StrictModel):
     path: Path = Field(description="SQLite file (WAL mode)")
 
 
+class PostgresPool(StrictModel):
+    """Connection pool of one store process (psycopg_pool.ConnectionPool).
+
+    Every connection is checked when taken from the pool, so after a PostgreSQL restart
+    the first request gets a fresh connection instead of a dead one.
+    """
+
+    min_size: int = Field(default=1, ge=1, le=100, description="connections kept open")
+    max_size: int = Field(
+        default=10, ge=1, le=500, description="most connections this process opens at once"
+    )
+    checkout_timeout_s: float = Field(
+        default=30.0, gt=0, le=600, description="wait for a free connection before failing"
+    )
+    max_lifetime_s: float = Field(
+        default=3600.0, ge=60, le=7 * 86400, description="a connection is replaced after this"
+    )
+    max_idle_s: float = Field(
+        default=600.0, ge=10, le=86400, description="idle connections above min_size close"
+    )
+    connect_timeout_s: int = Field(default=10, ge=1, le=300, description="per connect attempt")
+
+    @model_validator(mode="after")
+    def _sizes(self) -> PostgresPool:
+        if self.max_size < self.min_size:
+            raise ValueError(
+                f"max_size {self.max_size} is below min_size {self.min_size}; "
+                "max_size must be at least min_size"
+            )
+        return self
+
+
 class PostgresDatabase(StrictModel):
     kind: Literal["postgresql"] = "postgresql"
     url: str = Field(description="postgresql://user@127.0.0.1:5432/dbname")
+    pool: PostgresPool = PostgresPool()
 
     @field_validator("url")
     @classmethod
@@ -198,8 +231,7 @@ class StoreConfig(StrictModel):
     kind: Literal["store"] = "store"
     listen: Address = Field(description="gRPC listen address host:port, e.g. 127.0.0.1:7443")
     tls: ServerTls
-    database: Database
-    blobs: Path = Field(description="content-addressed blob folder")
+    database: Database = Field(description="events, evidence images and everything else")
     users: list[UserEntry] = Field(default_factory=list)
     gateways: list[GatewayEntry] = Field(default_factory=list)
     limits: Limits = Limits()
@@ -214,6 +246,17 @@ class StoreConfig(StrictModel):
     dispatch_rules: list[DispatchRule] = Field(
         default_factory=list, description="automatic dispatch rules"
     )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _no_blob_folder(cls, data: Any) -> Any:
+        if isinstance(data, dict) and "blobs" in data:
+            raise ValueError(
+                f"blobs: {str(data['blobs'])[:200]!r}: evidence now lives in the database; "
+                "remove the 'blobs' key and move that folder's blobs in with "
+                "`edgewatch store migrate-blobs --config STORE_YAML --from FOLDER`"
+            )
+        return data
 
     @model_validator(mode="after")
     def _platform(self) -> StoreConfig:

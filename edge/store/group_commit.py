@@ -1,6 +1,6 @@
 """Group commit: many threads' items made durable together, one commit at a time.
 
-A durable commit (fdatasync of blobs, the database's fsync) costs about the same for
+A durable commit (the database's fsync, evidence images included) costs about the same for
 one event as for a hundred, so items submitted from every Deliver stream queue here
 and whoever waits for a result while no commit is running becomes the leader: it takes
 everything queued (up to ``most``), commits it in one go and wakes the others. Items

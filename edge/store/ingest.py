@@ -2,16 +2,16 @@
 
 Order matters for "never lose what was acked": every check runs first (gateway
 identity, limits, Ed25519 signature with the gateway's registered key, each blob's
-sha256 and size, image headers), then the event joins a group commit: the blobs of
-the whole group are appended to the blob store and fdatasync'ed, then one database
-transaction stores the group's events with their chain links, and only then does the
-caller get the acks. A crash anywhere before the commit loses nothing the gateway
-believes delivered; it resends, and the event id makes the resend idempotent.
+sha256 and size, image headers), then the event joins a group commit: one database
+transaction stores the group's events with their chain links and their blobs' bytes
+(edge/store/blobs.py), and only once it is committed does the caller get the acks. A
+crash anywhere before the commit loses nothing the gateway believes delivered; it
+resends, and the event id makes the resend idempotent.
 
 Speed: the checks of an event run on the thread that reads its stream, while the
 previous group is being committed; the group commit (edge/store/group_commit.py)
-gathers the events of every stream, so one fdatasync and one transaction serve them
-all. The canonical bytes are encoded once per event (signature, hash, stored row).
+gathers the events of every stream, so one durable commit serves them all. The
+canonical bytes are encoded once per event (signature, hash, stored row).
 """
 
 from __future__ import annotations
@@ -38,9 +38,8 @@ from edge.api.types import HeartbeatResult as HeartbeatResult
 from edge.evidence.model import MatchEvent, canonical_bytes
 from edge.evidence.signing import SIGNATURE_SIZE, public_key_fingerprint
 from edge.health import GatewayHealth
-from edge.store.blobs import BlobStore
 from edge.store.config import Limits
-from edge.store.flow import Beside, Budget
+from edge.store.flow import Budget
 from edge.store.group_commit import GroupCommit, Ticket
 from edge.store.image_header import image_header
 from edge.store.linking import classify_link
@@ -117,7 +116,6 @@ class IngestService:
     def __init__(
         self,
         repo: Repository,
-        blobs: BlobStore,
         limits: Limits,
         clock: Callable[[], int] = now_us,
         observer: IngestObserver | None = None,
@@ -129,7 +127,6 @@ class IngestService:
         #: sees re-delivered events too, so a crash before it ran is made up for by the
         #: gateway's resend; if it raises, the gateway gets no acks and resends.
         self._on_stored = on_stored
-        self._blobs = blobs
         self._limits = limits
         self._clock = clock
         self._group: GroupCommit[_Checked, Ack] = GroupCommit(self._persist, GROUP)
@@ -309,18 +306,10 @@ class IngestService:
                 )
 
     def _persist(self, group: Sequence[_Checked]) -> list[Ack]:
-        """One group commit: the blobs are written and fdatasync'ed on a thread of their
-        own while this one writes the rows; the transaction commits only once the blobs
-        are durable (a row never names a blob a power cut could lose)."""
+        """One group commit: the rows and the blob bytes (hashed by _check_blobs a moment
+        ago) in one transaction, so a stored row never names a blob that was lost."""
         started = time.perf_counter()
-        pairs = [(ref.sha256, c.contents[ref.name]) for c in group for ref in c.event.blobs]
-        # verified: hashed by _check_blobs a moment ago
-        writer = Beside(partial(self._blobs.put_many, pairs, verified=True), "blob-writer")
-        writer.start()
-        try:
-            outcomes = self._repo.events.insert_events(self._rows(group), writer.join)
-        finally:
-            writer.wait()
+        outcomes = self._repo.events.insert_events(self._rows(group))
         acks = []
         for c, outcome in zip(group, outcomes, strict=True):
             event = c.event
@@ -356,7 +345,14 @@ class IngestService:
         now = self._clock()
         return [
             (
-                NewEvent(c.event, c.canonical, c.event_hash, c.signature, now),
+                NewEvent(
+                    c.event,
+                    c.canonical,
+                    c.event_hash,
+                    c.signature,
+                    now,
+                    tuple((b.sha256, c.contents[b.name]) for b in c.event.blobs),
+                ),
                 [StoredBlob(b.name, b.role, b.media_type, b.sha256, b.size) for b in c.event.blobs],
                 partial(classify_link, c.event),
             )

@@ -79,7 +79,7 @@ class StoreMetrics:
             ["gateway", "integrity"], registry=r,
         )  # fmt: skip
         self._commit = Histogram(
-            "edgewatch_ingest_commit_seconds", "Time of one group commit (blobs + transaction)",
+            "edgewatch_ingest_commit_seconds", "Time of one group commit (rows + images)",
             buckets=_LATENCY_BUCKETS, registry=r,
         )  # fmt: skip
         self._commit_events = Histogram(

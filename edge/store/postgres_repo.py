@@ -1,4 +1,4 @@
-"""PostgreSQL adapter (psycopg 3): a small connection pool, row locks for chains.
+"""PostgreSQL adapter (psycopg 3 with psycopg_pool): pooled connections, row locks.
 
 Commits are durable with PostgreSQL's default synchronous_commit. Several store
 processes may share one database: per-gateway chains and the audit/watchlist heads are
@@ -8,16 +8,17 @@ lock.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import logging
-import queue
-import threading
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 
 import psycopg
+from psycopg_pool import ConnectionPool, PoolTimeout
 
 from edge.errors import StoreError
+from edge.store.config import PostgresPool
 from edge.store.sql import POSTGRES, Dialect, Params, Row
 from edge.store.sql_repo import SqlRepository
 
@@ -58,54 +59,60 @@ class _PgTx:
 
 
 class PostgresDatabase:
-    def __init__(self, url: str, pool_size: int = 8) -> None:
+    """A ``Database`` on PostgreSQL through a psycopg_pool ``ConnectionPool``."""
+
+    def __init__(self, url: str, pool: PostgresPool | None = None) -> None:
         self._url = url
-        self._pool_size = pool_size
-        self._idle: queue.LifoQueue[psycopg.Connection[tuple[object, ...]]] = queue.LifoQueue()
-        self._slots = threading.BoundedSemaphore(pool_size)
-        self._open = False
+        self._settings = pool or PostgresPool()
+        self._pool: ConnectionPool[psycopg.Connection[tuple[object, ...]]] | None = None
 
     @property
     def dialect(self) -> Dialect:
         return POSTGRES
 
-    def _connect(self) -> psycopg.Connection[tuple[object, ...]]:
-        try:
-            return psycopg.connect(self._url, autocommit=False, connect_timeout=10)
-        except psycopg.Error as e:
-            # the URL may carry a password: name only the failure
-            raise StoreError(f"cannot connect to PostgreSQL: {str(e).strip()}") from None
-
     def open(self) -> None:
-        self._open = True
-        self._idle.put(self._connect())  # fail fast on a wrong URL
+        s = self._settings
+        pool: ConnectionPool[psycopg.Connection[tuple[object, ...]]] = ConnectionPool(
+            self._url,
+            kwargs={"autocommit": False, "connect_timeout": s.connect_timeout_s},
+            min_size=s.min_size,
+            max_size=s.max_size,
+            open=False,
+            # a connection PostgreSQL dropped (restart, failover, idle kill) is replaced
+            # when taken, not handed to a request that would fail on it
+            check=ConnectionPool.check_connection,
+            timeout=s.checkout_timeout_s,
+            max_lifetime=s.max_lifetime_s,
+            max_idle=s.max_idle_s,
+            name="edgewatch-store",
+        )
+        try:
+            pool.open(wait=True, timeout=s.connect_timeout_s)  # fail fast on a wrong URL
+        except PoolTimeout:
+            reason = _first_error(self._url, s.connect_timeout_s)
+            pool.close()
+            raise StoreError(f"cannot connect to PostgreSQL: {reason}") from None
+        self._pool = pool
 
     def close(self) -> None:
-        self._open = False
-        while True:
-            try:
-                conn = self._idle.get_nowait()
-            except queue.Empty:
-                break
-            conn.close()
+        if self._pool is not None:
+            self._pool.close()
+            self._pool = None
 
     @contextmanager
     def _conn(self) -> Iterator[psycopg.Connection[tuple[object, ...]]]:
-        if not self._open:
+        pool = self._pool
+        if pool is None:
             raise StoreError("the PostgreSQL database is not open")
-        with self._slots:
-            try:
-                conn = self._idle.get_nowait()
-            except queue.Empty:
-                conn = self._connect()
-            try:
+        try:
+            with pool.connection() as conn:
                 yield conn
-            finally:
-                idle = conn.info.transaction_status == psycopg.pq.TransactionStatus.IDLE
-                if idle and not conn.closed and self._open:
-                    self._idle.put(conn)
-                else:
-                    conn.close()
+        except PoolTimeout:
+            raise StoreError(
+                f"no PostgreSQL connection within {self._settings.checkout_timeout_s:g} s "
+                f"(all {self._settings.max_size} of database.pool.max_size busy, "
+                "or PostgreSQL unreachable)"
+            ) from None
 
     @contextmanager
     def write(self) -> Iterator[_PgTx]:
@@ -113,7 +120,7 @@ class PostgresDatabase:
             try:
                 yield _PgTx(conn)
             except BaseException:
-                conn.rollback()
+                _rollback(conn)
                 raise
             conn.commit()
 
@@ -123,7 +130,7 @@ class PostgresDatabase:
             try:
                 yield _PgTx(conn)
             finally:
-                conn.rollback()
+                _rollback(conn)
 
     def migrate(self, statements: Sequence[str]) -> None:
         with self.write() as tx:
@@ -132,6 +139,24 @@ class PostgresDatabase:
                 tx.run(stmt)
 
 
-def postgres_repository(url: str, pool_size: int = 8) -> SqlRepository:
+def _rollback(conn: psycopg.Connection[tuple[object, ...]]) -> None:
+    """End the transaction; on a connection PostgreSQL dropped there is nothing to end
+    (the pool discards it), and the error that brought us here is the one to raise."""
+    if not conn.closed:
+        with contextlib.suppress(psycopg.Error):
+            conn.rollback()
+
+
+def _first_error(url: str, timeout_s: int) -> str:
+    """Why connecting fails, as PostgreSQL or libpq says it (never the URL: it may
+    carry a password)."""
+    try:
+        psycopg.connect(url, connect_timeout=timeout_s).close()
+    except psycopg.Error as e:
+        return str(e).strip()
+    return f"no connection within {timeout_s} s"
+
+
+def postgres_repository(url: str, pool: PostgresPool | None = None) -> SqlRepository:
     """Build (not open) a repository on a PostgreSQL database; call .open() to use it."""
-    return SqlRepository(PostgresDatabase(url, pool_size))
+    return SqlRepository(PostgresDatabase(url, pool))

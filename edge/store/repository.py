@@ -71,6 +71,8 @@ class NewEvent:
     event_hash: str
     signature: bytes
     received_at_us: int
+    #: (sha256, bytes) of the event's blobs, stored in the transaction of its rows
+    contents: tuple[tuple[str, bytes], ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -202,12 +204,9 @@ class EventRepository(Protocol):
     def insert_events(
         self,
         items: Sequence[tuple[NewEvent, Sequence[StoredBlob], ChainClassifier]],
-        before_commit: Callable[[], None] | None = None,
     ) -> list[InsertOutcome]:
-        """``insert_event`` for several events in one durable transaction, in order.
-
-        ``before_commit`` runs after the rows are written and before the commit; if it
-        raises, nothing is committed (the caller makes the blobs durable there)."""
+        """``insert_event`` for several events in one durable transaction, in order;
+        an inserted event's ``contents`` (its blob bytes) are in the same transaction."""
         ...
 
     def get_event(self, event_id: str) -> StoredEvent | None: ...
@@ -231,7 +230,8 @@ class EventRepository(Protocol):
         ...
 
     def delete_events(self, event_ids: Sequence[str]) -> list[str]:
-        """Delete events; returns blob sha256s no longer referenced by any event."""
+        """Delete events and the blobs (rows and bytes) no other event uses, in one
+        transaction; returns those blobs' sha256s."""
         ...
 
     def events_of_chain(self, gateway_id: str, from_seq: int, to_seq: int) -> list[StoredEvent]:

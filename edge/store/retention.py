@@ -1,8 +1,11 @@
 """Retention: unconfirmed matches expire; confirmed ones stay while their case is open.
 
 A background thread of the store purges expired events in batches: the audit entry
-(which events, why) is written first, then the events, then blobs no other event uses.
-A crash in between at worst leaves an orphan blob file, never an unaudited deletion.
+(which events, why) is written first, then the events are deleted together with the
+blobs no other event uses, in one transaction. A crash in between at worst leaves an
+audit entry for a purge that runs again, never an unaudited deletion. Every store
+process on one PostgreSQL database may run it: a purge removes the rows, and the bytes,
+for all of them.
 """
 
 from __future__ import annotations
@@ -12,7 +15,6 @@ import threading
 from collections.abc import Callable
 
 from edge.store.audit import Auditor
-from edge.store.blobs import BlobStore
 from edge.store.config import Retention
 from edge.store.repository import Repository
 
@@ -27,13 +29,11 @@ class RetentionWorker:
         self,
         config: Retention,
         repo: Repository,
-        blobs: BlobStore,
         auditor: Auditor,
         clock: Callable[[], int],
     ) -> None:
         self._config = config
         self._repo = repo
-        self._blobs = blobs
         self._auditor = auditor
         self._clock = clock
         self._stop = threading.Event()
@@ -57,9 +57,7 @@ class RetentionWorker:
                     f"{self._config.unconfirmed_days} days",
                 },
             )
-            orphans = self._repo.events.delete_events(ids)
-            for sha in orphans:
-                self._blobs.delete(sha)
+            self._repo.events.delete_events(ids)
             total += len(ids)
         if total:
             log.info("retention purge", extra={"events": total})

@@ -23,7 +23,7 @@ from edge.pki import RevocationList
 from edge.store.admin_service import AdminService, raw_public_key
 from edge.store.audit import Auditor
 from edge.store.auth import Authenticator, RepoDirectory
-from edge.store.blobs import FolderBlobStore
+from edge.store.blobs import BlobStore
 from edge.store.config import StoreConfig
 from edge.store.faces import CentralFaces, FaceSearchIndex
 from edge.store.ingest import IngestService, now_us
@@ -71,7 +71,7 @@ def build_database(config: StoreConfig) -> Database:
     db = config.database
     if db.kind == "sqlite":
         return SqliteDatabase(db.path)
-    return PostgresDatabase(db.url)
+    return PostgresDatabase(db.url, db.pool)
 
 
 class StoreServer:
@@ -82,7 +82,6 @@ class StoreServer:
         self._models_dir = models_dir
         self._clock = clock
         self._repo: SqlRepository | None = None
-        self._blobs: FolderBlobStore | None = None
         self._server: grpc.Server | None = None
         self._health: health.HealthServicer | None = None
         self._retention: RetentionWorker | None = None
@@ -134,9 +133,7 @@ class StoreServer:
         repo = SqlRepository(db)
         repo.open()
         self._repo = repo
-        blobs = FolderBlobStore(cfg.blobs)
-        blobs.open()
-        self._blobs = blobs
+        blobs = repo.blobs
         self._seed(repo)
         auditor = Auditor(repo.audit, self._clock)
         self._platform = Platform(cfg, db, repo, blobs, auditor, self._clock)
@@ -150,7 +147,7 @@ class StoreServer:
         assert self._health is not None
         for name in ("", *SERVICES):
             self._health.set(name, health_pb2.HealthCheckResponse.SERVING)
-        self._retention = RetentionWorker(cfg.retention, repo, blobs, auditor, self._clock)
+        self._retention = RetentionWorker(cfg.retention, repo, auditor, self._clock)
         self._retention.start()
         assert self._shared is not None
         self._web = start_web(
@@ -184,7 +181,7 @@ class StoreServer:
     def _build_server(
         self,
         repo: SqlRepository,
-        blobs: FolderBlobStore,
+        blobs: BlobStore,
         auditor: Auditor,
         revoked: RevocationList,
     ) -> grpc.Server:
@@ -210,9 +207,7 @@ class StoreServer:
         )
         ingest_pb2_grpc.add_IngestServicer_to_server(
             IngestServicer(
-                IngestService(
-                    repo, blobs, cfg.limits, self._clock, self.metrics, platform.on_stored
-                ),
+                IngestService(repo, cfg.limits, self._clock, self.metrics, platform.on_stored),
                 cfg.limits.max_events_per_message,
             ),
             server,
@@ -260,9 +255,6 @@ class StoreServer:
         if self._retention is not None:
             self._retention.stop()
             self._retention = None
-        if self._blobs is not None:
-            self._blobs.close()
-            self._blobs = None
         if self._repo is not None:
             self._repo.close()
             self._repo = None

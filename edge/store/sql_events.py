@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import functools
 import json
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from functools import partial
 
 from edge.errors import NotFoundError
 from edge.evidence.model import event_from_dict
+from edge.store.blobs import BLOB_INSERT
 from edge.store.plates import normalise_plate, plate_skeleton
 from edge.store.repository import (
     ChainClassifier,
@@ -73,6 +74,7 @@ _INSERTS = (
     ("INSERT INTO event_plates (event_id, text, skeleton, captured_at_us) VALUES", ""),
     ("INSERT INTO blobs (sha256, size, media_type) VALUES", "ON CONFLICT (sha256) DO NOTHING"),
     ("INSERT INTO event_blobs (event_id, name, role, sha256) VALUES", ""),
+    BLOB_INSERT,
 )
 
 
@@ -117,6 +119,7 @@ def _rows_of(
         [(e.event_id, t, skeleton, e.captured_at_us) for t, skeleton in keys.items()],
         [(b.sha256, b.size, b.media_type) for b in blobs],
         [(e.event_id, b.name, b.role, b.sha256) for b in blobs],
+        list(new.contents),
     ]
 
 
@@ -220,16 +223,12 @@ class SqlEvents:
     def insert_events(
         self,
         items: Sequence[tuple[NewEvent, Sequence[StoredBlob], ChainClassifier]],
-        before_commit: Callable[[], None] | None = None,
     ) -> list[InsertOutcome]:
-        """Several events in one durable transaction (group commit), in order: each is
-        classified against the chain as the events before it left it. ``before_commit``
-        runs once the rows are written; if it raises, the transaction rolls back."""
+        """Several events with their blob bytes in one durable transaction (group
+        commit), in order: each is classified against the chain as the events before it
+        left it. Only inserted events' blobs are written (a duplicate's are stored)."""
         with self._db.write() as tx:
-            outcomes = _GroupInsert(tx, self._db.dialect.for_update).run(items)
-            if before_commit is not None:
-                before_commit()
-            return outcomes
+            return _GroupInsert(tx, self._db.dialect.for_update).run(items)
 
     def import_events(
         self, items: Sequence[tuple[NewEvent, Sequence[StoredBlob], str, str]]
@@ -336,6 +335,7 @@ class SqlEvents:
                 for sha in shas:
                     if tx.row("SELECT 1 FROM event_blobs WHERE sha256 = ? LIMIT 1", (sha,)) is None:
                         tx.run("DELETE FROM blobs WHERE sha256 = ?", (sha,))
+                        tx.run("DELETE FROM blob_data WHERE sha256 = ?", (sha,))
                         orphans.append(sha)
         return orphans
 

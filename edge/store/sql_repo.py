@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 
+from edge.store.blobs import SqlBlobs
 from edge.store.sql import Database
 from edge.store.sql_admin import SqlAudit, SqlGateways, SqlUsers, index_audit_subjects
 from edge.store.sql_events import SqlEvents
@@ -25,6 +26,7 @@ class SqlRepository:
         self._users = SqlUsers(db)
         self._audit = SqlAudit(db)
         self._sessions = SqlSessions(db)
+        self._blobs = SqlBlobs(db)
 
     @property
     def events(self) -> SqlEvents:
@@ -49,6 +51,11 @@ class SqlRepository:
     @property
     def sessions(self) -> SqlSessions:
         return self._sessions
+
+    @property
+    def blobs(self) -> SqlBlobs:
+        """The evidence bytes (same database; see edge/store/blobs.py)."""
+        return self._blobs
 
     @property
     def backend(self) -> str:

@@ -10,7 +10,8 @@ from __future__ import annotations
 from edge.store.sql import Dialect
 
 #: 2: audit_subjects (which events each audit entry names), backfilled on open
-SCHEMA_VERSION = 2
+#: 3: blob_data (evidence bytes in the database; `store migrate-blobs` moves a blob folder)
+SCHEMA_VERSION = 3
 
 _TABLES = """
 CREATE TABLE IF NOT EXISTS meta (
@@ -84,6 +85,10 @@ CREATE TABLE IF NOT EXISTS blobs (
     sha256 TEXT PRIMARY KEY,
     size BIGINT NOT NULL,
     media_type TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS blob_data (
+    sha256 TEXT PRIMARY KEY,
+    data {blob} NOT NULL
 );
 CREATE TABLE IF NOT EXISTS event_blobs (
     event_id TEXT NOT NULL REFERENCES events(id) ON DELETE CASCADE,
@@ -186,7 +191,14 @@ INSERT INTO meta (key, value) VALUES ('schema_version', '{SCHEMA_VERSION}')
 """
 
 
+#: JPEGs do not compress: PostgreSQL keeps them out of line (TOAST) without trying to
+_POSTGRES_ONLY = "ALTER TABLE blob_data ALTER COLUMN data SET STORAGE EXTERNAL"
+
+
 def schema_statements(dialect: Dialect) -> list[str]:
     tables = _TABLES.format(blob=dialect.blob, real=dialect.real)
-    statements = [s.strip() for s in ";".join((tables, _SESSIONS, _INDEXES, _SEEDS)).split(";")]
+    parts = [tables, _SESSIONS, _INDEXES, _SEEDS]
+    if dialect.name == "postgresql":
+        parts.append(_POSTGRES_ONLY)
+    statements = [s.strip() for s in ";".join(parts).split(";")]
     return [s for s in statements if s]

@@ -63,6 +63,8 @@ class SqliteDatabase:
         conn.execute("PRAGMA foreign_keys = ON")
         conn.execute("PRAGMA busy_timeout = 30000")
         conn.execute("PRAGMA synchronous = FULL")
+        # purged evidence (retention) is overwritten with zeros, not left in free pages
+        conn.execute("PRAGMA secure_delete = ON")
         return conn
 
     def open(self) -> None:

@@ -20,7 +20,8 @@ from insightface.utils import face_align
 
 from edge.config import FaceConfig, RuntimeConfig
 from edge.errors import InputError, ModelPackError
-from edge.modelpack import ModelEntry, PackManifest, VerifiedModel, load_verified
+from edge.modelpack import ModelEntry, PackManifest, VerifiedModel
+from edge.variants import load_for_runtime
 from edge.vision.face_quality import face_quality
 from edge.vision.protocols import FaceDetector, FaceEmbedder
 from edge.vision.runtime import create_session
@@ -102,7 +103,7 @@ def load_scrfd_detector(
             f"model {entry.id!r}: input contract {inp.layout} {inp.color} mean {inp.mean} "
             f"std {inp.std} is not SCRFD's (NCHW RGB mean 127.5 std 128)"
         )
-    session = create_session(load_verified(pack_dir, entry), runtime)
+    session = create_session(load_for_runtime(pack_dir, entry, runtime), runtime)
     # model_file=None: insightface must not reopen (unverified) bytes from disk to
     # build per-size sessions; the dynamic-shape session serves every size.
     model = SCRFD(model_file=None, session=session)
@@ -204,7 +205,11 @@ def load_onnx_embedder(model: VerifiedModel, runtime: RuntimeConfig) -> OnnxFace
             f"model {entry.id!r}: input {entry.input.layout} {entry.input.shape} is not an "
             f"aligned {ALIGNED_SIZE}x{ALIGNED_SIZE} NCHW face"
         )
-    session = create_session(model, runtime)
+    return embedder_from_session(create_session(model, runtime), entry)
+
+
+def embedder_from_session(session: Any, entry: ModelEntry) -> OnnxFaceEmbedder:
+    """Wrap a checked session (quantization calibration wraps it to record its inputs)."""
     batch_dim = session.get_inputs()[0].shape[0]
     batched = not (isinstance(batch_dim, int) and batch_dim == 1)
     dim = session.get_outputs()[0].shape[-1]
@@ -286,7 +291,7 @@ def load_face_analyzer(
     if config.tiles.enabled:
         detector = TiledFaceDetector(scrfd, config.tiles)
     entry = _entry(manifest, config.embedder, "face_embedder")
-    embedder = load_onnx_embedder(load_verified(pack_dir, entry), runtime)
+    embedder = load_onnx_embedder(load_for_runtime(pack_dir, entry, runtime), runtime)
     # first runs allocate onnxruntime's buffers; pay that at start, not on the first face
     detector.detect(np.zeros((config.det_size, config.det_size, 3), dtype=np.uint8))
     embedder.embed([np.zeros((ALIGNED_SIZE, ALIGNED_SIZE, 3), dtype=np.uint8)])

@@ -20,7 +20,8 @@ from numpy.typing import NDArray
 
 from edge.config import PlateConfig, RuntimeConfig
 from edge.errors import InputError, ModelPackError
-from edge.modelpack import InputContract, ModelEntry, PackManifest, load_verified
+from edge.modelpack import InputContract, ModelEntry, PackManifest
+from edge.variants import load_for_runtime
 from edge.vision.protocols import PlateColorClassifier, PlateReader
 from edge.vision.runtime import create_session
 from edge.vision.types import Image, PlateText
@@ -248,11 +249,11 @@ def load_plate_reader(
 ) -> PlateReader:
     """Load the configured reader from verified model bytes (no warm-up here)."""
     entry = manifest.by_id(READER_MODEL_IDS[config.reader])
-    session = create_session(load_verified(pack_dir, entry), runtime)
+    session = create_session(load_for_runtime(pack_dir, entry, runtime), runtime)
     if config.reader == "plate_rec_color":
         return PlateRecColorReader.create(session, entry)
     color_entry = manifest.by_id(COLOR_MODEL_ID)
     color = LiteColorClassifier.create(
-        create_session(load_verified(pack_dir, color_entry), runtime), color_entry
+        create_session(load_for_runtime(pack_dir, color_entry, runtime), runtime), color_entry
     )
     return PpOcrReader.create(session, entry, color)

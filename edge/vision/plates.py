@@ -18,7 +18,8 @@ from numpy.typing import NDArray
 
 from edge.config import PlateConfig, RuntimeConfig
 from edge.errors import ModelPackError
-from edge.modelpack import ModelEntry, PackManifest, load_verified
+from edge.modelpack import ModelEntry, PackManifest
+from edge.variants import load_for_runtime
 from edge.vision.plate_grammar import is_sign_text, validate_plate
 from edge.vision.plate_readers import (
     Normalisation,
@@ -249,7 +250,7 @@ def load_plate_detector(
     pack_dir: Path, config: PlateConfig, runtime: RuntimeConfig, manifest: PackManifest
 ) -> Y5fuPlateDetector:
     entry = manifest.by_id(DETECTOR_MODEL_IDS[config.detector])
-    session = create_session(load_verified(pack_dir, entry), runtime)
+    session = create_session(load_for_runtime(pack_dir, entry, runtime), runtime)
     return Y5fuPlateDetector.create(session, entry, config.det_threshold, config.nms_iou)
 
 

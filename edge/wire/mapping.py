@@ -270,6 +270,14 @@ def health_to_proto(h: GatewayHealth) -> ingest_pb2.HeartbeatRequest:
                 frames_analysed=c.frames_analysed,
                 frames_dropped=c.frames_dropped,
                 last_error=c.last_error,
+                frames_received=c.frames_received,
+                frames_decoded=c.frames_decoded,
+                dropped=[ingest_pb2.FrameDrops(reason=r, count=n) for r, n in c.dropped_by_reason],
+                frame_age_p50_s=c.frame_age_p50_s,
+                frame_age_p99_s=c.frame_age_p99_s,
+                decode_errors=c.decode_errors,
+                reconnects=c.reconnects,
+                lag_reason=c.lag_reason,
             )
             for c in h.cameras
         ],
@@ -284,17 +292,31 @@ def health_to_proto(h: GatewayHealth) -> ingest_pb2.HeartbeatRequest:
     )
 
 
+def _camera_health_from_proto(c: ingest_pb2.CameraHealth) -> CameraHealth:
+    return CameraHealth(
+        camera_id=c.camera_id,
+        up=c.up,
+        fps=c.fps,
+        frames_analysed=c.frames_analysed,
+        frames_dropped=c.frames_dropped,
+        last_error=c.last_error,
+        frames_received=c.frames_received,
+        frames_decoded=c.frames_decoded,
+        dropped_by_reason=tuple((d.reason, d.count) for d in c.dropped),
+        frame_age_p50_s=c.frame_age_p50_s,
+        frame_age_p99_s=c.frame_age_p99_s,
+        decode_errors=c.decode_errors,
+        reconnects=c.reconnects,
+        lag_reason=c.lag_reason,
+    )
+
+
 def health_from_proto(pb: ingest_pb2.HeartbeatRequest) -> GatewayHealth:
     return GatewayHealth(
         gateway_id=pb.gateway_id,
         sent_at_us=pb.sent_at_us,
         software_version=pb.software_version,
-        cameras=tuple(
-            CameraHealth(
-                c.camera_id, c.up, c.fps, c.frames_analysed, c.frames_dropped, c.last_error
-            )
-            for c in pb.cameras
-        ),
+        cameras=tuple(_camera_health_from_proto(c) for c in pb.cameras),
         queue_depth=pb.queue_depth,
         outbox_events=pb.outbox_events,
         outbox_bytes=pb.outbox_bytes,

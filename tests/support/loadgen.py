@@ -10,6 +10,8 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import functools
+import subprocess
+import sys
 import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
@@ -193,3 +195,27 @@ def serving(dep: Deployment) -> Iterator[StoreServer]:
         yield server
     finally:
         server.stop(grace=2.0)
+
+
+@contextlib.contextmanager
+def store_serving(config: Path, log: Path) -> Iterator[tuple[str, str]]:
+    """`edgewatch store serve` as a child process; yields (gRPC address, web URL)."""
+    with log.open("ab") as err:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "edge", "store", "serve", "--config", str(config)],
+            stdout=subprocess.PIPE,
+            stderr=err,
+            text=True,
+        )
+    try:
+        assert proc.stdout is not None
+        line = proc.stdout.readline()
+        if "serving" not in line:
+            proc.kill()
+            raise AssertionError(f"store did not start: {line} {log.read_text()[-2000:]}")
+        port = line.rsplit("port", 1)[1].strip(" )\n")
+        web = proc.stdout.readline().split(": ", 1)[1].strip().rstrip("/")
+        yield f"127.0.0.1:{port}", web
+    finally:
+        proc.terminate()  # graceful: SIGTERM
+        proc.wait(30)

@@ -25,27 +25,29 @@ _sym_db = _symbol_database.Default()
 from edge.wire.v1 import events_pb2 as edge_dot_v1_dot_events__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x14\x65\x64ge/v1/ingest.proto\x12\x07\x65\x64ge.v1\x1a\x14\x65\x64ge/v1/events.proto\"6\n\x0e\x44\x65liverRequest\x12$\n\x06\x65vents\x18\x01 \x03(\x0b\x32\x14.edge.v1.SignedEvent\"1\n\x0c\x44\x65liverReply\x12!\n\x04\x61\x63ks\x18\x01 \x03(\x0b\x32\x13.edge.v1.DeliverAck\"\x91\x01\n\nDeliverAck\x12\x10\n\x08\x65vent_id\x18\x01 \x01(\t\x12\"\n\x06status\x18\x02 \x01(\x0e\x32\x12.edge.v1.AckStatus\x12*\n\tintegrity\x18\x03 \x01(\x0e\x32\x17.edge.v1.IntegrityState\x12\x0f\n\x07message\x18\x04 \x01(\t\x12\x10\n\x08sequence\x18\x05 \x01(\x04\"\x7f\n\x0c\x43\x61meraHealth\x12\x11\n\tcamera_id\x18\x01 \x01(\t\x12\n\n\x02up\x18\x02 \x01(\x08\x12\x0b\n\x03\x66ps\x18\x03 \x01(\x01\x12\x17\n\x0f\x66rames_analysed\x18\x04 \x01(\x04\x12\x16\n\x0e\x66rames_dropped\x18\x05 \x01(\x04\x12\x12\n\nlast_error\x18\x06 \x01(\t\"\xb1\x02\n\x10HeartbeatRequest\x12\x12\n\ngateway_id\x18\x01 \x01(\t\x12\x12\n\nsent_at_us\x18\x02 \x01(\x03\x12\x18\n\x10software_version\x18\x03 \x01(\t\x12&\n\x07\x63\x61meras\x18\x04 \x03(\x0b\x32\x15.edge.v1.CameraHealth\x12\x13\n\x0bqueue_depth\x18\x05 \x01(\x04\x12\x15\n\routbox_events\x18\x06 \x01(\x04\x12\x14\n\x0coutbox_bytes\x18\x07 \x01(\x04\x12\x11\n\tmodel_ids\x18\x08 \x03(\t\x12\x15\n\rface_model_id\x18\t \x01(\t\x12\x19\n\x11watchlist_version\x18\n \x01(\x04\x12\x15\n\rlast_sequence\x18\x0b \x01(\x04\x12\x15\n\rstarted_at_us\x18\x0c \x01(\x03\"a\n\x0eHeartbeatReply\x12\x16\n\x0eserver_time_us\x18\x01 \x01(\x03\x12\x19\n\x11watchlist_version\x18\x02 \x01(\x04\x12\x1c\n\x14last_stored_sequence\x18\x03 \x01(\x04*q\n\tAckStatus\x12\x1a\n\x16\x41\x43K_STATUS_UNSPECIFIED\x10\x00\x12\x15\n\x11\x41\x43K_STATUS_STORED\x10\x01\x12\x18\n\x14\x41\x43K_STATUS_DUPLICATE\x10\x02\x12\x17\n\x13\x41\x43K_STATUS_REJECTED\x10\x03\x32\x88\x01\n\x06Ingest\x12=\n\x07\x44\x65liver\x12\x17.edge.v1.DeliverRequest\x1a\x15.edge.v1.DeliverReply(\x01\x30\x01\x12?\n\tHeartbeat\x12\x19.edge.v1.HeartbeatRequest\x1a\x17.edge.v1.HeartbeatReplyb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x14\x65\x64ge/v1/ingest.proto\x12\x07\x65\x64ge.v1\x1a\x14\x65\x64ge/v1/events.proto\"6\n\x0e\x44\x65liverRequest\x12$\n\x06\x65vents\x18\x01 \x03(\x0b\x32\x14.edge.v1.SignedEvent\"1\n\x0c\x44\x65liverReply\x12!\n\x04\x61\x63ks\x18\x01 \x03(\x0b\x32\x13.edge.v1.DeliverAck\"\x91\x01\n\nDeliverAck\x12\x10\n\x08\x65vent_id\x18\x01 \x01(\t\x12\"\n\x06status\x18\x02 \x01(\x0e\x32\x12.edge.v1.AckStatus\x12*\n\tintegrity\x18\x03 \x01(\x0e\x32\x17.edge.v1.IntegrityState\x12\x0f\n\x07message\x18\x04 \x01(\t\x12\x10\n\x08sequence\x18\x05 \x01(\x04\"\xc7\x02\n\x0c\x43\x61meraHealth\x12\x11\n\tcamera_id\x18\x01 \x01(\t\x12\n\n\x02up\x18\x02 \x01(\x08\x12\x0b\n\x03\x66ps\x18\x03 \x01(\x01\x12\x17\n\x0f\x66rames_analysed\x18\x04 \x01(\x04\x12\x16\n\x0e\x66rames_dropped\x18\x05 \x01(\x04\x12\x12\n\nlast_error\x18\x06 \x01(\t\x12\x17\n\x0f\x66rames_received\x18\x07 \x01(\x04\x12\x16\n\x0e\x66rames_decoded\x18\x08 \x01(\x04\x12$\n\x07\x64ropped\x18\t \x03(\x0b\x32\x13.edge.v1.FrameDrops\x12\x17\n\x0f\x66rame_age_p50_s\x18\n \x01(\x01\x12\x17\n\x0f\x66rame_age_p99_s\x18\x0b \x01(\x01\x12\x15\n\rdecode_errors\x18\x0c \x01(\x04\x12\x12\n\nreconnects\x18\r \x01(\x04\x12\x12\n\nlag_reason\x18\x0e \x01(\t\"+\n\nFrameDrops\x12\x0e\n\x06reason\x18\x01 \x01(\t\x12\r\n\x05\x63ount\x18\x02 \x01(\x04\"\xb1\x02\n\x10HeartbeatRequest\x12\x12\n\ngateway_id\x18\x01 \x01(\t\x12\x12\n\nsent_at_us\x18\x02 \x01(\x03\x12\x18\n\x10software_version\x18\x03 \x01(\t\x12&\n\x07\x63\x61meras\x18\x04 \x03(\x0b\x32\x15.edge.v1.CameraHealth\x12\x13\n\x0bqueue_depth\x18\x05 \x01(\x04\x12\x15\n\routbox_events\x18\x06 \x01(\x04\x12\x14\n\x0coutbox_bytes\x18\x07 \x01(\x04\x12\x11\n\tmodel_ids\x18\x08 \x03(\t\x12\x15\n\rface_model_id\x18\t \x01(\t\x12\x19\n\x11watchlist_version\x18\n \x01(\x04\x12\x15\n\rlast_sequence\x18\x0b \x01(\x04\x12\x15\n\rstarted_at_us\x18\x0c \x01(\x03\"a\n\x0eHeartbeatReply\x12\x16\n\x0eserver_time_us\x18\x01 \x01(\x03\x12\x19\n\x11watchlist_version\x18\x02 \x01(\x04\x12\x1c\n\x14last_stored_sequence\x18\x03 \x01(\x04*q\n\tAckStatus\x12\x1a\n\x16\x41\x43K_STATUS_UNSPECIFIED\x10\x00\x12\x15\n\x11\x41\x43K_STATUS_STORED\x10\x01\x12\x18\n\x14\x41\x43K_STATUS_DUPLICATE\x10\x02\x12\x17\n\x13\x41\x43K_STATUS_REJECTED\x10\x03\x32\x88\x01\n\x06Ingest\x12=\n\x07\x44\x65liver\x12\x17.edge.v1.DeliverRequest\x1a\x15.edge.v1.DeliverReply(\x01\x30\x01\x12?\n\tHeartbeat\x12\x19.edge.v1.HeartbeatRequest\x1a\x17.edge.v1.HeartbeatReplyb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'edge.wire.v1.ingest_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_ACKSTATUS']._serialized_start=846
-  _globals['_ACKSTATUS']._serialized_end=959
+  _globals['_ACKSTATUS']._serialized_start=1092
+  _globals['_ACKSTATUS']._serialized_end=1205
   _globals['_DELIVERREQUEST']._serialized_start=55
   _globals['_DELIVERREQUEST']._serialized_end=109
   _globals['_DELIVERREPLY']._serialized_start=111
   _globals['_DELIVERREPLY']._serialized_end=160
   _globals['_DELIVERACK']._serialized_start=163
   _globals['_DELIVERACK']._serialized_end=308
-  _globals['_CAMERAHEALTH']._serialized_start=310
-  _globals['_CAMERAHEALTH']._serialized_end=437
-  _globals['_HEARTBEATREQUEST']._serialized_start=440
-  _globals['_HEARTBEATREQUEST']._serialized_end=745
-  _globals['_HEARTBEATREPLY']._serialized_start=747
-  _globals['_HEARTBEATREPLY']._serialized_end=844
-  _globals['_INGEST']._serialized_start=962
-  _globals['_INGEST']._serialized_end=1098
+  _globals['_CAMERAHEALTH']._serialized_start=311
+  _globals['_CAMERAHEALTH']._serialized_end=638
+  _globals['_FRAMEDROPS']._serialized_start=640
+  _globals['_FRAMEDROPS']._serialized_end=683
+  _globals['_HEARTBEATREQUEST']._serialized_start=686
+  _globals['_HEARTBEATREQUEST']._serialized_end=991
+  _globals['_HEARTBEATREPLY']._serialized_start=993
+  _globals['_HEARTBEATREPLY']._serialized_end=1090
+  _globals['_INGEST']._serialized_start=1208
+  _globals['_INGEST']._serialized_end=1344
 # @@protoc_insertion_point(module_scope)

@@ -144,6 +144,14 @@ class CameraHealth(_message.Message):
     FRAMES_ANALYSED_FIELD_NUMBER: _builtins.int
     FRAMES_DROPPED_FIELD_NUMBER: _builtins.int
     LAST_ERROR_FIELD_NUMBER: _builtins.int
+    FRAMES_RECEIVED_FIELD_NUMBER: _builtins.int
+    FRAMES_DECODED_FIELD_NUMBER: _builtins.int
+    DROPPED_FIELD_NUMBER: _builtins.int
+    FRAME_AGE_P50_S_FIELD_NUMBER: _builtins.int
+    FRAME_AGE_P99_S_FIELD_NUMBER: _builtins.int
+    DECODE_ERRORS_FIELD_NUMBER: _builtins.int
+    RECONNECTS_FIELD_NUMBER: _builtins.int
+    LAG_REASON_FIELD_NUMBER: _builtins.int
     camera_id: _builtins.str
     up: _builtins.bool
     fps: _builtins.float
@@ -154,6 +162,20 @@ class CameraHealth(_message.Message):
     """since gateway start"""
     last_error: _builtins.str
     """<= 200 chars, empty when healthy"""
+    frames_received: _builtins.int
+    """arrived from the camera, before decoding"""
+    frames_decoded: _builtins.int
+    frame_age_p50_s: _builtins.float
+    """frame age when analysis began, recent frames"""
+    frame_age_p99_s: _builtins.float
+    decode_errors: _builtins.int
+    reconnects: _builtins.int
+    lag_reason: _builtins.str
+    """why frames were dropped lately; empty when keeping up"""
+    @_builtins.property
+    def dropped(self) -> _containers.RepeatedCompositeFieldContainer[Global___FrameDrops]:
+        """frames_dropped split by reason"""
+
     def __init__(
         self,
         *,
@@ -163,14 +185,46 @@ class CameraHealth(_message.Message):
         frames_analysed: _builtins.int = ...,
         frames_dropped: _builtins.int = ...,
         last_error: _builtins.str = ...,
+        frames_received: _builtins.int = ...,
+        frames_decoded: _builtins.int = ...,
+        dropped: _abc.Iterable[Global___FrameDrops] | None = ...,
+        frame_age_p50_s: _builtins.float = ...,
+        frame_age_p99_s: _builtins.float = ...,
+        decode_errors: _builtins.int = ...,
+        reconnects: _builtins.int = ...,
+        lag_reason: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["camera_id", b"camera_id", "fps", b"fps", "frames_analysed", b"frames_analysed", "frames_dropped", b"frames_dropped", "last_error", b"last_error", "up", b"up"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["camera_id", b"camera_id", "decode_errors", b"decode_errors", "dropped", b"dropped", "fps", b"fps", "frame_age_p50_s", b"frame_age_p50_s", "frame_age_p99_s", b"frame_age_p99_s", "frames_analysed", b"frames_analysed", "frames_decoded", b"frames_decoded", "frames_dropped", b"frames_dropped", "frames_received", b"frames_received", "lag_reason", b"lag_reason", "last_error", b"last_error", "reconnects", b"reconnects", "up", b"up"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___CameraHealth: _TypeAlias = CameraHealth  # noqa: Y015
+
+@_typing.final
+class FrameDrops(_message.Message):
+    """Frames of one camera dropped for one reason (queue_full, too_old, source_overrun)."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    REASON_FIELD_NUMBER: _builtins.int
+    COUNT_FIELD_NUMBER: _builtins.int
+    reason: _builtins.str
+    count: _builtins.int
+    def __init__(
+        self,
+        *,
+        reason: _builtins.str = ...,
+        count: _builtins.int = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["count", b"count", "reason", b"reason"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___FrameDrops: _TypeAlias = FrameDrops  # noqa: Y015
 
 @_typing.final
 class HeartbeatRequest(_message.Message):

@@ -163,7 +163,7 @@ def test_unit_serves_its_example_config(example: str, name: str, dropins: tuple[
     if cfg["kind"] == "gateway":
         data = [Path(cfg["data_dir"])]
     else:
-        data = [Path(cfg["blobs"])]
+        data = []  # PostgreSQL: nothing on local disk
         if cfg["database"]["kind"] == "sqlite":
             data.append(Path(cfg["database"]["path"]).parent)
     for d in data:
@@ -219,9 +219,8 @@ def test_compose_store_and_postgres() -> None:
     assert store["healthcheck"]["test"][1] == "edgewatch-healthcheck"
     assert store["read_only"] is True and store["cap_drop"] == ["ALL"]
     assert "no-new-privileges:true" in store["security_opt"]
-    assert any(v.endswith(":/var/lib/edgewatch/blobs") for v in store["volumes"])
     assert any(v.startswith("pgdata:") for v in pg["volumes"])
-    assert set(compose["volumes"]) >= {"pgdata", "blobs"}
+    assert set(compose["volumes"]) >= {"pgdata"}
     used = set(store["secrets"]) | set(pg["secrets"])
     assert used <= set(compose["secrets"])
     mounted = {v.split(":")[0] for v in store["volumes"]}
@@ -272,7 +271,7 @@ def test_k8s_store_manifests_hold_together() -> None:
     assert {p["targetPort"] for p in svc["spec"]["ports"]} <= ports
     cfg = yaml.safe_load(objs[("ConfigMap", "edgewatch-store-config")]["data"]["store.yaml"])
     mounts = {m["mountPath"] for m in c["volumeMounts"]}
-    for path in (cfg["tls"]["cert"], cfg["tls"]["key"], cfg["blobs"], cfg["vision"]["models_dir"]):
+    for path in (cfg["tls"]["cert"], cfg["tls"]["key"], cfg["vision"]["models_dir"]):
         assert any(Path(path).is_relative_to(m) for m in mounts), path
     kust = yaml.safe_load((K8S / "kustomization.yaml").read_text())
     assert "secret.example.yaml" not in kust["resources"]
@@ -290,7 +289,6 @@ def test_kustomize_renders() -> None:
         [
             "Namespace",
             "ConfigMap",
-            "PersistentVolumeClaim",
             "PersistentVolumeClaim",
             "Deployment",
             "Service",

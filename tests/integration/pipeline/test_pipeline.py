@@ -203,3 +203,58 @@ def test_occupants_behind_windshield_are_blurred_in_plate_evidence(
 def _high_pass(region: Image) -> np.ndarray:
     grey = cv2.cvtColor(region, cv2.COLOR_BGR2GRAY).astype(np.float32)
     return grey - cv2.GaussianBlur(grey, (0, 0), 2.0)
+
+
+# A camera analysed on its sub-stream keeps evidence at main-stream resolution
+# (Frame.hires): boxes land on the main picture, and every face there that matched
+# nothing is destroyed, also where people moved between the two pictures (the main
+# picture nearest in time can be a frame away).
+SHIFT = 40
+
+
+def test_sub_stream_match_gives_main_stream_evidence_with_every_other_face_destroyed(
+    tmp_path: Path,
+    face_analyzer: FaceAnalyzer,
+    plate_recognizer: PlateRecognizer,
+    watchlist: WatchlistFile,
+    eval_dir: Path,
+    person_photos: list[Path],
+) -> None:
+    enrol = face_analyzer.analyze(read(person_photos[0]))
+    assert len(enrol) == 1 and enrol[0].embedding is not None
+    sid = watchlist.add_subject("person")
+    watchlist.add_face_template(sid, enrol[0].embedding)
+    pipeline, outbox, _ = make_pipeline(tmp_path, face_analyzer, plate_recognizer, watchlist)
+    group = read(eval_dir / "privacy/group_insightface_t1.jpg")
+    scene = side_by_side(read(person_photos[1]), group)
+    h, w = scene.shape[:2]
+    sub = cv2.resize(scene, (w // 2, h // 2), interpolation=cv2.INTER_AREA)
+    # the main picture is the next frame: everyone moved right by SHIFT pixels
+    main = np.ascontiguousarray(np.roll(scene, SHIFT, axis=1))
+    asked: list[int] = []
+
+    def hires() -> Image:
+        asked.append(1)
+        return main
+
+    frames = [
+        Frame("cam-1", i, 1_700_000_000_000_000 + i * 200_000, sub, "t", hires=hires)
+        for i in range(3)
+    ]
+    events = [e for f in frames for e in pipeline.process(f)]
+    assert len(events) == 1 and len(asked) == 1  # decoded only for the one event
+    event, _, blobs = decode(outbox.pending()[0].payload)
+    stored = cv2.imdecode(np.frombuffer(blobs["scene.jpg"], np.uint8), cv2.IMREAD_COLOR)
+    assert stored.shape == main.shape
+    matched = _box(event.faces[0].box)  # type: ignore[attr-defined]
+    on_main = face_analyzer.detect(main)
+    assert max(d.box.iou(matched) for d in on_main) > 0.5  # scaled onto the main picture
+    others = [d for d in on_main if d.box.iou(matched) < 0.3]
+    found_on_sub = len(face_analyzer.detect(sub)) - 1
+    assert len(others) >= 6 and len(others) >= found_on_sub
+    before = face_analyzer.embed_faces(main, others)
+    after = face_analyzer.embed_faces(stored, others)
+    for d, a, b in zip(others, before, after, strict=True):
+        assert a.embedding is not None and b.embedding is not None
+        sim = float(a.embedding.vector @ b.embedding.vector)
+        assert sim < 0.3, f"unmatched face at {d.box.as_list()} is still recognisable ({sim:.2f})"

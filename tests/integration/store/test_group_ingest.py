@@ -6,6 +6,7 @@ against a real store over mTLS gRPC.
 
 from __future__ import annotations
 
+import sqlite3
 import threading
 from collections.abc import Callable
 from functools import partial
@@ -15,14 +16,13 @@ import grpc
 import pytest
 from cryptography.hazmat.primitives import serialization
 
-from edge.errors import StoreError
 from edge.evidence.signing import generate_signing_key
-from edge.store.blobs import FolderBlobStore
 from edge.store.config import Limits
 from edge.store.ingest import Ack, Delivery, IngestService
 from edge.store.linking import classify_link
 from edge.store.repository import EventQuery, NewEvent, StoredBlob
 from edge.store.sql_repo import SqlRepository
+from edge.store.sqlite_repo import sqlite_repository
 from tests.support.loadgen import Deployment, signed_chain
 
 Make = Callable[..., list[tuple[NewEvent, list[StoredBlob]]]]
@@ -103,14 +103,12 @@ def test_stream_that_breaks_mid_way_gets_acks_for_what_came_before(store: Deploy
 
 
 def test_stream_with_a_small_byte_budget_still_delivers_everything_in_order(
-    repo: SqlRepository, tmp_path: Path
+    repo: SqlRepository,
 ) -> None:
     key = generate_signing_key()
     raw = key.public_key().public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
     repo.gateways.register_gateway("gw-1", raw, None, 1)
-    blobs = FolderBlobStore(tmp_path / "blobs")
-    blobs.open()
-    ingest = IngestService(repo, blobs, Limits())
+    ingest = IngestService(repo, Limits())
     chain = signed_chain(key, "gw-1", 6, scene_bytes=30_000)
     refused = Ack("x-1", "rejected", None, "malformed event: test", 0)
     items: list[Delivery | Ack] = [(s.event, s.signature, s.blobs) for s in chain]
@@ -122,7 +120,6 @@ def test_stream_with_a_small_byte_budget_still_delivers_everything_in_order(
         for got in ingest.deliver_stream("gw-1", batches, in_flight=4, in_flight_bytes=40_000)
         for a in got
     ]
-    blobs.close()
     assert [a.event_id for a in acks] == [
         *(s.event.event_id for s in chain[:2]),
         "x-1",
@@ -131,20 +128,29 @@ def test_stream_with_a_small_byte_budget_still_delivers_everything_in_order(
     assert [a.status for a in acks] == ["stored"] * 2 + ["rejected"] + ["stored"] * 4
 
 
-def test_blobs_that_cannot_be_written_commit_no_rows(repo: SqlRepository, tmpfs_dir: Path) -> None:
-    key = generate_signing_key()
-    raw = key.public_key().public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
-    repo.gateways.register_gateway("gw-1", raw, None, 1)
-    blobs = FolderBlobStore(tmpfs_dir / "blobs")  # a real 2 MiB file system
-    blobs.open()
-    ingest = IngestService(repo, blobs, Limits())
-    big = signed_chain(key, "gw-1", 8, scene_bytes=400_000)  # 3.2 MB of evidence
-    with pytest.raises(StoreError, match="cannot write blob pack"):
-        ingest.deliver_many("gw-1", [(s.event, s.signature, s.blobs) for s in big])
-    assert repo.events.counts().total == 0  # no row names a blob that is not on disk
-    small = signed_chain(key, "gw-1", 2, scene_bytes=20_000)
-    acks = ingest.deliver_many("gw-1", [(s.event, s.signature, s.blobs) for s in small])
-    assert [(a.status, a.integrity) for a in acks] == [("stored", "ok")] * 2
-    for s in small:
-        assert blobs.get(s.event.blobs[0].sha256) == s.blobs[s.event.blobs[0].name]
-    blobs.close()
+def test_a_full_disk_commits_neither_rows_nor_blobs(tmpfs_dir: Path) -> None:
+    """Rows and blob bytes share one transaction: on a real full file system (2 MiB
+    tmpfs) the group fails whole, and the store keeps working once there is room."""
+    repo = sqlite_repository(tmpfs_dir / "store.db")
+    repo.open()
+    try:
+        key = generate_signing_key()
+        raw = key.public_key().public_bytes(
+            serialization.Encoding.Raw, serialization.PublicFormat.Raw
+        )
+        repo.gateways.register_gateway("gw-1", raw, None, 1)
+        ingest = IngestService(repo, Limits())
+        big = signed_chain(key, "gw-1", 8, scene_bytes=400_000)  # 3.2 MB of evidence
+        with pytest.raises(sqlite3.OperationalError, match="full"):
+            ingest.deliver_many("gw-1", [(s.event, s.signature, s.blobs) for s in big])
+        assert repo.events.counts().total == 0
+        shas = [b.sha256 for s in big for b in s.event.blobs]
+        assert repo.blobs.missing(shas) == list(dict.fromkeys(shas))
+        small = signed_chain(key, "gw-1", 2, scene_bytes=20_000)
+        acks = ingest.deliver_many("gw-1", [(s.event, s.signature, s.blobs) for s in small])
+        assert [(a.status, a.integrity) for a in acks] == [("stored", "ok")] * 2
+        for s in small:
+            for ref in s.event.blobs:
+                assert repo.blobs.get(ref.sha256) == s.blobs[ref.name]
+    finally:
+        repo.close()

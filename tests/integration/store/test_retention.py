@@ -3,14 +3,12 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 from cryptography.hazmat.primitives import serialization
 
 from edge.evidence.model import event_hash
 from edge.evidence.signing import generate_signing_key
 from edge.store.audit import Auditor
-from edge.store.blobs import FolderBlobStore
 from edge.store.config import Limits, Retention
 from edge.store.ingest import IngestService
 from edge.store.repository import EventQuery
@@ -21,13 +19,12 @@ from tests.support.loadgen import signed_chain
 NOW = 1_800_000_000_000_000
 
 
-def test_purge_expires_unconfirmed_keeps_open_cases(repo: SqlRepository, tmp_path: Path) -> None:
+def test_purge_expires_unconfirmed_keeps_open_cases(repo: SqlRepository) -> None:
     key = generate_signing_key()
     raw = key.public_key().public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
     repo.gateways.register_gateway("gw-1", raw, None, 1)
-    blobs = FolderBlobStore(tmp_path / "blobs")
-    blobs.open()
-    ingest = IngestService(repo, blobs, Limits(), lambda: NOW)
+    blobs = repo.blobs
+    ingest = IngestService(repo, Limits(), lambda: NOW)
     old = signed_chain(key, "gw-1", 3, first_at_us=NOW - 40 * DAY_US)
     new = signed_chain(
         key, "gw-1", 1, start=4, prev_hash=event_hash(old[-1].event), first_at_us=NOW - DAY_US
@@ -36,7 +33,7 @@ def test_purge_expires_unconfirmed_keeps_open_cases(repo: SqlRepository, tmp_pat
         assert ingest.deliver("gw-1", s.event, s.signature, s.blobs).status == "stored"
     repo.events.set_verdict(old[0].event.event_id, "confirmed", "case 9", "ann", NOW)
     auditor = Auditor(repo.audit, lambda: NOW)
-    worker = RetentionWorker(Retention(unconfirmed_days=30), repo, blobs, auditor, lambda: NOW)
+    worker = RetentionWorker(Retention(unconfirmed_days=30), repo, auditor, lambda: NOW)
     assert worker.purge_once() == 2
     left = {s.event.event_id for s in repo.events.search(EventQuery()).events}
     assert left == {old[0].event.event_id, new[0].event.event_id}

@@ -287,7 +287,7 @@ def open_stack(
     db = (
         SqliteDatabase(root / "store.db") if backend == "sqlite" else PostgresDatabase(pg_url or "")
     )
-    local = LocalStack(db, root / "blobs", config, models_dir=models_dir)
+    local = LocalStack(db, config, models_dir=models_dir)
     local.start()
     try:
         tokens = {n: local.add_user(n, n) for n in ("admin", "reviewer", "viewer")}  # type: ignore[arg-type]

@@ -24,7 +24,6 @@ from edge.evidence.signing import generate_signing_key, sign_event
 from edge.pki import new_token, token_sha256
 from edge.store.admin_service import AdminService
 from edge.store.audit import Auditor
-from edge.store.blobs import FolderBlobStore
 from edge.store.config import Limits, Role, WebConfig
 from edge.store.dispatch import DispatchService
 from edge.store.faces import CentralFaces, FaceSearchIndex
@@ -163,7 +162,6 @@ class LocalStack:
     def __init__(
         self,
         db: Database,
-        blob_root: Path,
         web: WebConfig,
         vision: VisionConfig | None = None,
         models_dir: Path | None = None,
@@ -171,7 +169,7 @@ class LocalStack:
     ) -> None:
         self.db = db
         self.repo = SqlRepository(db)
-        self.blobs = FolderBlobStore(blob_root)
+        self.blobs = self.repo.blobs
         self.web_config = web
         self._vision = vision or VisionConfig()
         self._models_dir = models_dir
@@ -188,7 +186,7 @@ class LocalStack:
         return self.running.dispatch if self.running else None
 
     def ingest(self) -> IngestService:
-        return IngestService(self.repo, self.blobs, Limits(), self.clock)
+        return IngestService(self.repo, Limits(), self.clock)
 
     def add_user(self, name: str, role: Role) -> str:
         token = new_token()
@@ -197,7 +195,6 @@ class LocalStack:
 
     def start(self) -> None:
         self.repo.open()
-        self.blobs.open()
         auditor = Auditor(self.repo.audit, self.clock)
         faces = CentralFaces(self._vision, self._models_dir)
         index = FaceSearchIndex(self.repo.watchlist, faces.model_id)
@@ -221,5 +218,4 @@ class LocalStack:
         if self.running is not None:
             self.running.stop()
             self.running = None
-        self.blobs.close()
         self.repo.close()

@@ -1,23 +1,13 @@
-"""Analysis-rate sampling and the bounded, fair frame queue."""
+"""Analysis-rate sampling (the bounded, fair hand-over is tested in test_scheduler)."""
 
 from __future__ import annotations
 
 import random
-import threading
-import time
 
-import numpy as np
 import pytest
 
 from edge.errors import ConfigError
-from edge.gateway.sampler import FrameQueue, RateSampler, SamplerConfig
-from edge.gateway.sources import Frame
-
-IMG = np.zeros((2, 2, 3), np.uint8)
-
-
-def frame(camera: str, index: int) -> Frame:
-    return Frame(camera, index, 1_000 + index, IMG, "test")
+from edge.gateway.sampler import RateSampler
 
 
 def _admitted(sampler: RateSampler, times: list[int]) -> list[int]:
@@ -53,47 +43,3 @@ def test_no_rate_admits_everything_and_bad_rate_is_refused() -> None:
     assert _admitted(RateSampler(None), [0, 1, 2]) == [0, 1, 2]
     with pytest.raises(ConfigError, match="fps"):
         RateSampler(0.0)
-
-
-def test_live_frames_drop_oldest_and_are_counted() -> None:
-    dropped: list[Frame] = []
-    q = FrameQueue(SamplerConfig(queue_per_camera=2), on_drop=dropped.append)
-    for i in range(5):
-        assert q.put(frame("a", i), live=True)
-    assert [f.index for f in dropped] == [0, 1, 2]
-    assert q.stats().dropped_by_camera == {"a": 3} and q.stats().depth == 2
-    assert [q.get(0).index, q.get(0).index] == [3, 4]  # type: ignore[union-attr]
-    assert q.get(0.01) is None
-
-
-def test_recorded_frames_wait_instead_of_dropping() -> None:
-    q = FrameQueue(SamplerConfig(queue_per_camera=1))
-    assert q.put(frame("f", 0), live=False)
-    assert not q.put(frame("f", 1), live=False, timeout_s=0.05)
-    threading.Timer(0.1, q.get, args=(0,)).start()
-    t0 = time.monotonic()
-    assert q.put(frame("f", 1), live=False, timeout_s=5.0)
-    assert 0.05 < time.monotonic() - t0 < 4.0
-    assert q.stats().dropped == 0 and q.get(0).index == 1  # type: ignore[union-attr]
-
-
-def test_cameras_are_served_round_robin() -> None:
-    q = FrameQueue(SamplerConfig(queue_per_camera=10))
-    for i in range(4):
-        q.put(frame("busy", i), live=True)
-    q.put(frame("quiet", 0), live=True)
-    order = [(f.camera_id, f.index) for f in iter(lambda: q.get(0), None)]
-    assert order[:2] == [("busy", 0), ("quiet", 0)] and len(order) == 5
-
-
-def test_close_wakes_waiters() -> None:
-    q = FrameQueue(SamplerConfig(queue_per_camera=1))
-    q.put(frame("f", 0), live=False)
-    results: list[object] = []
-    putter = threading.Thread(target=lambda: results.append(q.put(frame("f", 1), live=False)))
-    putter.start()
-    time.sleep(0.05)
-    q.close()
-    putter.join(2)
-    assert results == [False]
-    assert q.get(None) is not None and q.get(None) is None  # drains, then ends

@@ -96,7 +96,6 @@ BASE = {
     "listen": "127.0.0.1:7443",
     "tls": {"cert": "c", "key": "k", "ca": "a"},
     "database": {"kind": "sqlite", "path": "s.db"},
-    "blobs": "b",
 }
 
 

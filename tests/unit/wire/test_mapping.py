@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import dataclasses
+import json
 
 import numpy as np
 import pytest
@@ -9,6 +10,7 @@ from edge.errors import EvidenceError, ModelMismatchError, WatchlistError
 from edge.evidence.model import canonical_bytes, event_hash
 from edge.evidence.signing import generate_signing_key, sign_event, verify_event
 from edge.health import CameraHealth, GatewayHealth
+from edge.store.api_views import health_from_json
 from edge.watchlist.types import Subject, WatchlistSnapshot
 from edge.wire import mapping
 from edge.wire.v1 import events_pb2, ingest_pb2, watchlist_pb2
@@ -87,6 +89,21 @@ def test_heartbeat_round_trip() -> None:
         cameras=(
             CameraHealth("cam-1", True, 4.5, 1000, 3),
             CameraHealth("cam-2", False, 0.0, 0, 0, "stalled"),
+            CameraHealth(
+                "cam-3",
+                True,
+                2.5,
+                frames_analysed=50,
+                frames_dropped=7,
+                frames_received=260,
+                frames_decoded=255,
+                dropped_by_reason=(("queue_full", 3), ("too_old", 4)),
+                frame_age_p50_s=0.25,
+                frame_age_p99_s=1.75,
+                decode_errors=5,
+                reconnects=2,
+                lag_reason="too_old",
+            ),
         ),
         queue_depth=2,
         outbox_events=5,
@@ -99,6 +116,8 @@ def test_heartbeat_round_trip() -> None:
     )
     wire = mapping.health_to_proto(h).SerializeToString()
     assert mapping.health_from_proto(ingest_pb2.HeartbeatRequest.FromString(wire)) == h
+    # the store keeps the last heartbeat as JSON (edge/store/ingest.py)
+    assert health_from_json(json.dumps(dataclasses.asdict(h))) == h
 
 
 def _snapshot(model: str | None = "w600k_mbf") -> WatchlistSnapshot:
