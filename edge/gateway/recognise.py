@@ -202,7 +202,7 @@ class FaceStage(_Stage):
             for t in tracks
             if t.detection_index is not None
             and self._faces.usable(quality[i := tracked[t.detection_index].payload])
-            and (t.embed or self._wanted(t, quality[i].score))
+            and self._embed_now(t, quality[i].score)
         ]
         with self._timed("face_embed"):
             vectors = self._faces.embedder.embed([aligned[i] for _, i in chosen]) if chosen else []
@@ -210,15 +210,17 @@ class FaceStage(_Stage):
         with self._timed("track_match"):
             self._match(chosen, vectors, [quality[i].score for _, i in chosen], matcher)
 
-    def _wanted(self, track: Track[int], quality: float) -> bool:
-        """The pool wants this shot: it is not full or the shot beats its worst, and the
-        track has not been embedded more than ``max_embeds + embed_shots`` times."""
-        if self._config.embed_shots < 2 or track.state == "finished":
-            return False
+    def _embed_now(self, track: Track[int], quality: float) -> bool:
+        """Embed this shot: the tracker calls it clearly better, or the pool is not full
+        or the shot beats its worst; at most ``max_embeds + embed_shots`` per track."""
+        if self._config.embed_shots < 2:
+            return track.embed
         pool = self._pools.get(track.track_id)
         if pool is None:
             return True
-        return pool.added < self._config.max_embeds + pool.size and pool.wants(quality)
+        if pool.added >= self._config.max_embeds + pool.size:
+            return False
+        return track.embed or pool.wants(quality)
 
     def _emit(
         self,
