@@ -29,6 +29,7 @@ import time
 from collections.abc import Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import Any
 
 import checkout  # noqa: F401 - puts the checkout root on sys.path for tests.support
 import grpc
@@ -50,10 +51,10 @@ Server = tuple[subprocess.Popen[str], str]
 
 
 @contextlib.contextmanager
-def _serving(cmd: list[str], env: Mapping[str, str] | None = None) -> Iterator[Server]:
+def _serving(cmd: list[str], code: Path | None = None) -> Iterator[Server]:
     """Start a server process that prints '... serving ... port N' first."""
     proc = subprocess.Popen(
-        cmd, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, env=env
+        cmd, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, **code_env(code)
     )
     try:
         assert proc.stdout is not None
@@ -67,9 +68,12 @@ def _serving(cmd: list[str], env: Mapping[str, str] | None = None) -> Iterator[S
         proc.wait(60)
 
 
-def code_env(code: Path | None) -> dict[str, str] | None:
-    """The environment that runs the ``edge`` package of checkout ``code`` (None: this one)."""
-    return None if code is None else {**os.environ, "PYTHONPATH": str(code)}
+def code_env(code: Path | None) -> dict[str, Any]:
+    """Popen arguments that run the ``edge`` package of checkout ``code`` (None: this
+    one). The working directory matters too: ``python -m`` puts it first on sys.path."""
+    if code is None:
+        return {}
+    return {"env": {**os.environ, "PYTHONPATH": str(code)}, "cwd": str(code)}
 
 
 def store_process(
@@ -78,7 +82,7 @@ def store_process(
     """`edgewatch store serve` of ``dep``, running the code of checkout ``code``."""
     store_yaml = str(dep.path("store.yaml"))
     cmd = [sys.executable, "-m", "edge", "store", "serve", "--config", store_yaml]
-    return _serving(cmd, code_env(code))
+    return _serving(cmd, code)
 
 
 def init_with(code: Path, root: Path, gateways: int, url: str | None) -> Deployment:
@@ -88,7 +92,7 @@ def init_with(code: Path, root: Path, gateways: int, url: str | None) -> Deploym
         cmd + (["--database-url", url] if url else []),
         check=True,
         capture_output=True,
-        env=code_env(code),
+        **code_env(code),
     )
     with (root / "store.yaml").open() as f:
         listen = str(yaml.safe_load(f)["listen"])

@@ -35,7 +35,8 @@ def test_every_file_exists_and_secrets_are_owner_only(deployment) -> None:
         assert stat.S_IMODE((root / name).stat().st_mode) == 0o600, name
     for name in ["ca.pem", "store.pem", "gw-1.pem", "gw-1.signing.pub", "revoked.txt"]:
         assert (root / name).is_file(), name
-    assert (root / "blobs").is_dir() and (root / "gw-2" / "drop").is_dir()
+    assert (root / "gw-2" / "drop").is_dir()
+    assert not (root / "blobs").exists()  # evidence images live in the database
     assert not (root / "gateway-3.yaml").exists()
     assert f"edgewatch store serve --config {root / 'store.yaml'}" in out
     assert "gateway-2.yaml" in out

@@ -1,8 +1,8 @@
 """Privacy on real runs: a real store and a real gateway process analyse eval pictures
 with bystanders and unlisted plates; afterwards every file they wrote (logs, outbox,
-databases with their WAL files, blobs, journals) is scanned. Nothing that matched
-nothing may appear: not its plate text, not its face embedding; and the logs show not
-even the watchlisted plates in clear."""
+databases with their WAL files and the evidence images in them, journals) is scanned.
+Nothing that matched nothing may appear: not its plate text, not its face embedding;
+and the logs show not even the watchlisted plates in clear."""
 
 from __future__ import annotations
 
@@ -125,7 +125,9 @@ def test_nothing_unmatched_reaches_disk_or_logs(
     _cli("gateway", "run", "--config", str(gw_path), "--once", "--deadline", "300", env=env)
 
     blobs = {p: p.read_bytes() for p in _files(root) if p.suffix not in (".pem", ".key")}
-    assert any(b"\xff\xd8" in b[:2] for b in blobs.values()), "no evidence blobs were written"
+    # evidence images live in the store's database (SQLite file or its WAL)
+    stored = [d for p, d in blobs.items() if p.name.startswith("store.db")]
+    assert any(b"\xff\xd8\xff" in d for d in stored), "no evidence images were written"
     logs = [p for p in blobs if ".log" in p.name]
     assert logs and any(blobs[p] for p in logs), "no logs were written"
 
