@@ -282,6 +282,13 @@ class TrackerConfig(StrictModel):
     embed_min_quality: float = Field(default=0.3, ge=0.0, le=1.0)
     embed_margin: float = Field(default=0.05, ge=0.0, le=1.0)
     max_embeds: int = Field(default=3, ge=1, le=50)
+    #: faces: the best this-many shots of a track are all embedded and matched (the best
+    #: similarity counts), whatever ``embed_margin`` says; 1 = only clearly better shots
+    #: (``embed_margin``) are. See docs/accuracy.md "Street features".
+    embed_shots: int = Field(default=3, ge=1, le=20)
+    #: faces: also match the quality-weighted mean of those shots' embeddings. Off: on
+    #: the street suite it was not better than the best single shot (docs/accuracy.md).
+    fuse_embeddings: bool = False
     max_tracks: int = Field(default=256, ge=1, le=10_000)
 
     @model_validator(mode="after")

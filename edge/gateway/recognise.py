@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
+from typing import Any
 
 from edge.gateway.config import NormRect, TrackerConfig
 from edge.gateway.evidence import MatchedFace, MatchedPlate
@@ -17,6 +18,7 @@ from edge.gateway.stages import StageTimer, timed
 from edge.gateway.tracker import Detection, IouTracker, Track
 from edge.vision.face_quality import face_quality
 from edge.vision.faces import FaceAnalyzer, align_face
+from edge.vision.fusion import ShotPool
 from edge.vision.plates import PlateRecognizer
 from edge.vision.types import Box, FaceDetection, FaceEmbedding, FaceQuality, Image, Plate
 from edge.watchlist.matcher import WatchlistMatcher
@@ -108,6 +110,7 @@ class _Stage:
         on_new_track: Callable[[], None],
     ) -> None:
         self._tracks: IouTracker[int] = IouTracker(kind, config)
+        self._config = config
         self._states: dict[int, TrackMatch] = {}
         self.stats = stats
         self._timer = timer
@@ -126,7 +129,7 @@ class _Stage:
             self._on_new_track()
 
     @staticmethod
-    def _forget(tracks: Sequence[Track[int]], states: dict[int, TrackMatch]) -> None:
+    def _forget(tracks: Sequence[Track[int]], states: dict[int, Any]) -> None:
         for t in tracks:
             if t.state == "finished":
                 states.pop(t.track_id, None)
@@ -145,6 +148,12 @@ class FaceStage(_Stage):
     ) -> None:
         super().__init__("face", config, stats, timer, on_new_track)
         self._faces = faces
+        #: the best embedded shots of each live track (optionally fused before matching)
+        self._pools: dict[int, ShotPool] = {}
+
+    def reset(self) -> None:
+        super().reset()
+        self._pools.clear()
 
     def scan(
         self,
@@ -170,6 +179,7 @@ class FaceStage(_Stage):
         with self._timed("track_match"):
             tracks = self._tracks.update(tracked, index)
             self._forget(tracks, self._states)
+            self._forget(tracks, self._pools)
             self._follow_new(tracks, index)
         self._embed_best_shots(tracks, tracked, aligned, quality, matcher)
         matched = self._emit(tracks, tracked, dets, quality, out)
@@ -185,19 +195,32 @@ class FaceStage(_Stage):
         quality: Sequence[FaceQuality],
         matcher: WatchlistMatcher,
     ) -> None:
-        """Embed only the tracks whose current shot is clearly better, then match."""
+        """Embed the tracks whose current shot is clearly better or still wanted for
+        fusion, then match."""
         chosen = [
-            (t, tracked[t.detection_index].payload)
+            (t, i)
             for t in tracks
-            if t.embed
-            and t.detection_index is not None
-            and self._faces.usable(quality[tracked[t.detection_index].payload])
+            if t.detection_index is not None
+            and self._faces.usable(quality[i := tracked[t.detection_index].payload])
+            and self._embed_now(t, quality[i].score)
         ]
         with self._timed("face_embed"):
             vectors = self._faces.embedder.embed([aligned[i] for _, i in chosen]) if chosen else []
         self.stats.faces_embedded += len(chosen)
         with self._timed("track_match"):
-            self._match(chosen, vectors, matcher)
+            self._match(chosen, vectors, [quality[i].score for _, i in chosen], matcher)
+
+    def _embed_now(self, track: Track[int], quality: float) -> bool:
+        """Embed this shot: the tracker calls it clearly better, or the pool is not full
+        or the shot beats its worst; at most ``max_embeds + embed_shots`` per track."""
+        if self._config.embed_shots < 2:
+            return track.embed
+        pool = self._pools.get(track.track_id)
+        if pool is None:
+            return True
+        if pool.added >= self._config.max_embeds + pool.size:
+            return False
+        return track.embed or pool.wants(quality)
 
     def _emit(
         self,
@@ -232,12 +255,21 @@ class FaceStage(_Stage):
         self,
         chosen: Sequence[tuple[Track[int], int]],
         vectors: Sequence[FaceEmbedding],
+        qualities: Sequence[float],
         matcher: WatchlistMatcher,
     ) -> None:
-        for (t, _), vec in zip(chosen, vectors, strict=True):
-            m = matcher.match_face(vec)
-            if m is None:
+        for (t, _), vec, q in zip(chosen, vectors, qualities, strict=True):
+            candidates = [vec]
+            if self._config.embed_shots >= 2:
+                pool = self._pools.setdefault(t.track_id, ShotPool(self._config.embed_shots))
+                pool.add(q, vec)
+                fused = pool.fused() if self._config.fuse_embeddings else None
+                if fused is not None:
+                    candidates.append(fused)
+            found = [m for m in map(matcher.match_face, candidates) if m is not None]
+            if not found:
                 continue
+            m = max(found, key=lambda m: m.similarity)
             state = self._states.get(t.track_id)
             if state is None or m.similarity > state.score:
                 prev = state or TrackMatch(m.subject_id, m.similarity)

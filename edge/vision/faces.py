@@ -66,6 +66,10 @@ class ScrfdFaceDetector:
     def model_id(self) -> str:
         return self._model_id
 
+    def at_sizes(self, sizes: Sequence[tuple[int, int]]) -> ScrfdFaceDetector:
+        """The same network and threshold at other input sizes (shares the session)."""
+        return ScrfdFaceDetector(self._model, self._model_id, self._threshold, sizes)
+
     def detect(self, image: Image) -> list[FaceDetection]:
         _check_image(image)
         # the 128 px pass (large close-ups) stays square: it costs ~0.6 ms either way
@@ -307,7 +311,9 @@ def load_face_analyzer(
     scrfd = load_scrfd_detector(pack_dir, config, runtime, manifest)
     detector: FaceDetector = scrfd
     if config.tiles.enabled:
-        detector = TiledFaceDetector(scrfd, config.tiles)
+        # tiles look for small faces: the 128 px pass (large close-ups) stays full-frame
+        tile_pass = scrfd.at_sizes([(config.det_size, config.det_size)])
+        detector = TiledFaceDetector(scrfd, config.tiles, tile_pass)
     entry = _entry(manifest, config.embedder, "face_embedder")
     embedder = load_onnx_embedder(load_for_runtime(pack_dir, entry, runtime), runtime)
     # first runs allocate onnxruntime's buffers; pay that at start, not on the first face

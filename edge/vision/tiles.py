@@ -83,15 +83,19 @@ def cut_by_tile(box: Box, tile: Box, width: int, height: int) -> bool:
 
 
 def detect_tiled(
-    detect: Callable[[Image], Sequence[T]], image: Image, config: TileConfig
+    detect: Callable[[Image], Sequence[T]],
+    image: Image,
+    config: TileConfig,
+    detect_tile: Callable[[Image], Sequence[T]] | None = None,
 ) -> list[T]:
-    """Full-frame pass plus one pass per tile, merged."""
+    """Full-frame pass plus one pass per tile (``detect_tile``, default ``detect``), merged."""
+    tile_pass = detect_tile or detect
     found = list(detect(image))
     h, w = image.shape[:2]
     for tile in tile_grid(w, h, config):
         x1, y1, x2, y2 = int(tile.x1), int(tile.y1), int(tile.x2), int(tile.y2)
         crop = np.ascontiguousarray(image[y1:y2, x1:x2])
-        for d in detect(crop):
+        for d in tile_pass(crop):
             moved = shift(d, float(x1), float(y1))
             if not cut_by_tile(moved.box, tile, w, h):
                 found.append(moved)
@@ -99,18 +103,22 @@ def detect_tiled(
 
 
 class TiledFaceDetector:
-    """FaceDetector: the wrapped detector on the full frame and on its tiles."""
+    """FaceDetector: the wrapped detector on the full frame, ``tile_pass`` (default the
+    same detector) on its tiles."""
 
-    def __init__(self, inner: FaceDetector, config: TileConfig) -> None:
+    def __init__(
+        self, inner: FaceDetector, config: TileConfig, tile_pass: FaceDetector | None = None
+    ) -> None:
         self._inner = inner
         self._config = config
+        self._tile_pass = tile_pass or inner
 
     @property
     def model_id(self) -> str:
         return str(getattr(self._inner, "model_id", type(self._inner).__name__))
 
     def detect(self, image: Image) -> list[FaceDetection]:
-        return detect_tiled(self._inner.detect, image, self._config)
+        return detect_tiled(self._inner.detect, image, self._config, self._tile_pass.detect)
 
 
 class TiledPlateDetector:
