@@ -93,6 +93,10 @@ class _Waiting:
 @dataclass
 class _Lane:
     queue: deque[_Waiting] = field(default_factory=deque)
+    #: since when this camera has had a frame waiting without being served; a newer
+    #: frame pushing out an older one does not reset it (else a camera whose frames
+    #: keep being replaced always looks freshly queued and is never served)
+    waiting_since_us: int = 0
     in_flight: bool = False
     moving: bool = False
     offered: int = 0
@@ -137,6 +141,7 @@ class InferenceScheduler:
         dropped: list[tuple[Frame, str]] = []
         with self._cond:
             lane = self._lane(frame.camera_id)
+            was_waiting = bool(lane.queue)
             if len(lane.queue) >= self._per_camera:
                 if live:
                     old = lane.queue.popleft()
@@ -145,7 +150,10 @@ class InferenceScheduler:
                     return False
             if self._closed:
                 return False
-            lane.queue.append(_Waiting(frame, live, self._clock_us()))
+            now = self._clock_us()
+            if not lane.queue and not (live and was_waiting):
+                lane.waiting_since_us = now
+            lane.queue.append(_Waiting(frame, live, now))
             lane.offered += 1
             self._cond.notify_all()
         self._after_drops(dropped)
@@ -216,12 +224,13 @@ class InferenceScheduler:
             # moving cameras go first by a head start, not absolutely: a camera judged
             # still must still be looked at before its frames grow too old, or it
             # would never be looked at again (its "still" is only updated by analysis)
-            key = lane.queue[0].offered_us - (self._motion_lead_us if lane.moving else 0)
+            key = lane.waiting_since_us - (self._motion_lead_us if lane.moving else 0)
             if best is None or key < best:
                 best, chosen = key, lane
         if chosen is None:
             return None
         w = chosen.queue.popleft()
+        chosen.waiting_since_us = now  # what still waits queues anew behind the others
         chosen.in_flight = True
         chosen.taken += 1
         since = w.frame.captured_at_us if w.live else w.offered_us

@@ -203,13 +203,16 @@ def peak_rss_mb(pid: int) -> float:
     return 0.0
 
 
-def scrape(port: int) -> dict[str, Any]:
+def scrape(port: int, keep: Path | None = None) -> dict[str, Any]:
     """Frame age p99 over all cameras and frames dropped, from the gateway's /metrics
-    (empty when the variant has no endpoint)."""
+    (empty when the variant has no endpoint); ``keep``: where to save the whole page
+    (per-camera and per-stage figures, for looking into a run afterwards)."""
     try:
         text = httpx.get(f"http://127.0.0.1:{port}/metrics", timeout=5.0).text
     except httpx.HTTPError:
         return {}
+    if keep is not None:
+        keep.write_text(text, encoding="utf-8")
     buckets: dict[float, float] = {}
     dropped = 0.0
     for fam in text_string_to_metric_families(text):
@@ -370,7 +373,7 @@ def _gateway_pass(
         server.stop()  # every scene played once: no second pass
         time.sleep(setup.settle_s)
         wait_idle(proc.pid)
-        scraped = scrape(metrics_port)
+        scraped = scrape(metrics_port, root / "metrics.txt")
         result.frame_age_p99_s = scraped.get("p99")
         result.frames_dropped = scraped.get("dropped")
         result.cores = round((cpu1 - cpu0) / (t1 - t0), 2)
