@@ -89,6 +89,7 @@ def test_every_example_config_passes_config_check(tmp_path: Path) -> None:
         "store.yaml",
         "store-postgres.yaml",
         "gateway.yaml",
+        "gateway-16.yaml",
         "client.yaml",
     }
     embedded = tmp_path / "k8s-store.yaml"
