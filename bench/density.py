@@ -49,6 +49,8 @@ import time
 from dataclasses import asdict
 from pathlib import Path
 
+import yaml
+
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))  # tests.support and the current edge package
 
@@ -81,6 +83,11 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
         "a keyframe of the live stream: every variant must be connected before subjects)",
     )
     p.add_argument("--quick", action="store_true", help="N=1,2 and current only (~2 min)")
+    p.add_argument(
+        "--extra",
+        type=Path,
+        help="YAML of gateway settings merged into every variant (e.g. vision.privacy off)",
+    )
     args = p.parse_args(argv)
     if args.quick:
         args.cameras = "1,2"
@@ -172,7 +179,8 @@ def main(argv: list[str]) -> int:
                 out_dir=workdir / "streams",
                 sub="sub" in args.variant_names,
             )
-            setup = RunSetup(workdir, eval_dir, models_dir, used, mine, args.settle)
+            extra = yaml.safe_load(args.extra.read_text(encoding="utf-8")) if args.extra else {}
+            setup = RunSetup(workdir, eval_dir, models_dir, used, mine, args.settle, extra)
             for name in args.variant_names:
                 r = run_once(setup, Variant(name, trees[name], sub=name == "sub"))
                 results.append(r)

@@ -103,12 +103,21 @@ def all_events(reviewer: ClientConfig) -> list[EventRow]:
 
 
 # ---------------------------------------------------------------- gateway side
-def gateway_config(root: Path, variant: Variant, urls: dict[str, str], metrics_port: int) -> Path:
+def gateway_config(
+    root: Path,
+    variant: Variant,
+    urls: dict[str, str],
+    metrics_port: int,
+    extra: dict[str, Any] | None = None,
+) -> Path:
     """gateway-1.yaml with the cameras, a JSON log file, a short reconnect backoff (the
     live server starts after the gateway: cameras must find it within a second, not
     after a grown backoff) and, where the variant's config knows it, the Prometheus
-    endpoint. Everything that shapes analysis stays at the shipped defaults."""
+    endpoint. Everything that shapes analysis stays at the shipped defaults, unless
+    ``extra`` (top-level sections, e.g. ``{"vision": {...}}``) says otherwise: to measure
+    what one setting costs."""
     data = yaml.safe_load((root / "gateway-1.yaml").read_text(encoding="utf-8"))
+    data.update(extra or {})
     cams = [{"id": c, "source": url} for c, url in urls.items() if not c.endswith("-sub")]
     for cam in cams:
         if variant.sub:
@@ -308,6 +317,8 @@ class RunSetup:
     specs: list[SceneSpec]
     streams: list[CameraStream]
     settle_s: float = 5.0
+    #: gateway settings merged into every variant's config (bench --extra)
+    extra: dict[str, Any] = field(default_factory=dict)
 
 
 def run_once(setup: RunSetup, variant: Variant) -> RunResult:
@@ -349,7 +360,8 @@ def _gateway_pass(
     setup: RunSetup, variant: Variant, root: Path, server: RtspServer, result: RunResult
 ) -> float:
     metrics_port = free_ports(1)[0]
-    cfg = gateway_config(root, variant, {c: server.url(c) for c in server.mounts}, metrics_port)
+    urls = {c: server.url(c) for c in server.mounts}
+    cfg = gateway_config(root, variant, urls, metrics_port, setup.extra)
     log = root / "gateway.log"
     with (root / "gateway.stderr").open("wb") as err:
         proc = subprocess.Popen(
