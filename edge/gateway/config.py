@@ -290,6 +290,12 @@ class TrackerConfig(StrictModel):
     #: the street suite it was not better than the best single shot (docs/accuracy.md).
     fuse_embeddings: bool = False
     max_tracks: int = Field(default=256, ge=1, le=10_000)
+    #: a listed subject matched again on this camera within this many seconds of its
+    #: last match continues that match (one event, at most one better-shot update)
+    #: instead of starting a new one: a subject that moves more than its own size
+    #: between analysed frames (a car crossing 1080p in 2 s at 5 fps) breaks its track
+    #: at every frame. 0 = every track is its own match.
+    repeat_window_s: float = Field(default=10.0, ge=0.0, le=3600.0)
 
     @model_validator(mode="after")
     def _scores(self) -> TrackerConfig:

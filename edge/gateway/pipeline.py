@@ -138,7 +138,7 @@ class CameraPipeline:
         matcher: WatchlistMatcher,
         found: FrameMatches,
     ) -> None:
-        stage.scan(image, frame.index, roi, matcher, found)
+        stage.scan(image, frame.index, roi, matcher, found, frame.captured_at_us)
         self._gate.ran(kind, frame.captured_at_us)
         if kind == "faces":
             self.stats.face_scans += 1
@@ -208,7 +208,8 @@ class CameraPipeline:
         resume = (frame.resume_key, frame.position) if frame.resume_key else None
         self._sink.append_event(build, resume=resume)
         event = built[-1]
-        for state in found.triggers:
+        # two broken tracks of one subject share one match: count its update once
+        for state in {id(s): s for s in found.triggers}.values():
             if state.event_id is not None:
                 state.updates += 1
             state.event_id, state.emitted_score = event.event_id, state.score

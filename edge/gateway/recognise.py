@@ -112,6 +112,9 @@ class _Stage:
         self._tracks: IouTracker[int] = IouTracker(kind, config)
         self._config = config
         self._states: dict[int, TrackMatch] = {}
+        #: subject id -> its last match on this camera and when (capture time, us)
+        self._recent: dict[str, tuple[TrackMatch, int]] = {}
+        self._now_us: int | None = None  # capture time of the frame being scanned
         self.stats = stats
         self._timer = timer
         self._on_new_track = on_new_track
@@ -120,6 +123,21 @@ class _Stage:
         """Forget every track (end of stream, or the next picture is a new scene)."""
         self._tracks.flush()
         self._states.clear()
+        self._recent.clear()
+
+    def _new_state(self, subject_id: str, score: float) -> TrackMatch:
+        """A new track's match: the subject's recent match on this camera if it was
+        within ``repeat_window_s`` (the same pass, its track broken), else a new one."""
+        recent = self._recent.get(subject_id)
+        window_us = self._config.repeat_window_s * 1_000_000
+        now = self._now_us
+        if recent is not None and now is not None and 0 <= now - recent[1] <= window_us:
+            return recent[0]
+        return TrackMatch(subject_id, score)
+
+    def _seen(self, state: TrackMatch) -> None:
+        if self._now_us is not None:
+            self._recent[state.subject_id] = (state, self._now_us)
 
     def _timed(self, stage: str) -> AbstractContextManager[None]:
         return timed(self._timer, stage)
@@ -162,7 +180,9 @@ class FaceStage(_Stage):
         roi: Box | None,
         matcher: WatchlistMatcher,
         out: FrameMatches,
+        at_us: int | None = None,
     ) -> None:
+        self._now_us = at_us
         with self._timed("face_detect"):
             dets, faint = self._faces.detect_all(image)
         # too faint to recognise, still a face
@@ -247,6 +267,7 @@ class FaceStage(_Stage):
                     self._faces.model_id,
                 )
             )
+            self._seen(state)
             if trigger(state, state.score):
                 out.triggers.append(state)
         return matched
@@ -271,10 +292,11 @@ class FaceStage(_Stage):
                 continue
             m = max(found, key=lambda m: m.similarity)
             state = self._states.get(t.track_id)
-            if state is None or m.similarity > state.score:
-                prev = state or TrackMatch(m.subject_id, m.similarity)
-                prev.subject_id, prev.score = m.subject_id, m.similarity
-                self._states[t.track_id] = prev
+            if state is None:
+                state = self._new_state(m.subject_id, m.similarity)
+                self._states[t.track_id] = state
+            elif m.similarity > state.score:
+                state.subject_id, state.score = m.subject_id, m.similarity
 
 
 class PlateStage(_Stage):
@@ -300,7 +322,9 @@ class PlateStage(_Stage):
         roi: Box | None,
         matcher: WatchlistMatcher,
         out: FrameMatches,
+        at_us: int | None = None,
     ) -> None:
+        self._now_us = at_us
         plates = self._read(image, out)
         tracked = [
             Detection(
@@ -368,6 +392,7 @@ class PlateStage(_Stage):
                     self._plate_model_id,
                 )
             )
+            self._seen(state)
             if trigger(state, state.score):
                 out.triggers.append(state)
         return matched
@@ -381,7 +406,7 @@ class PlateStage(_Stage):
             if m is None:
                 continue
             if state is None or state.subject_id != m.subject_id:
-                state = TrackMatch(m.subject_id, vote.confidence)
+                state = self._new_state(m.subject_id, vote.confidence)
                 self._states[t.track_id] = state
             state.score, state.text, state.listed, state.kind = (
                 vote.confidence,
