@@ -6,6 +6,7 @@ is exactly one place that decides what may reach a log line.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import logging.handlers
@@ -44,6 +45,19 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(out, ensure_ascii=False, default=str)
 
 
+def _quiet_handle_error(record: logging.LogRecord) -> None:
+    """A handler that cannot write (disk full, stream closed) says so in one line.
+
+    logging's default prints the failing exception with its whole context chain and
+    the call stack to stderr, unfiltered: an exception being handled when the record
+    was made (an FFmpeg error names its URL, password included) would reach stderr
+    past the redaction filter."""
+    exc = sys.exc_info()[1]
+    name = type(exc).__name__ if exc is not None else "error"
+    with contextlib.suppress(Exception):
+        sys.stderr.write(f"edgewatch: a log handler failed ({name}); a record was lost\n")
+
+
 def setup_logging(
     level: str = "WARNING",
     json: bool = True,
@@ -77,6 +91,7 @@ def setup_logging(
     for h in handlers:
         h.setFormatter(formatter)
         h.addFilter(redaction)
+        h.handleError = _quiet_handle_error  # type: ignore[method-assign]
         root.addHandler(h)
     root.setLevel(level.upper())
     logging.captureWarnings(True)

@@ -160,3 +160,26 @@ def test_setup_logging_rotates_and_filters_every_handler(tmp_path: Path) -> None
         assert all(json.loads(line)["image"] == REDACTED for line in text.splitlines())
     finally:
         setup_logging("WARNING")
+
+
+def test_a_failing_handler_never_prints_the_exception_being_handled(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """logging's default error report prints the context chain: an FFmpeg error being
+    handled names its URL, password included; ours says one line."""
+    setup_logging("INFO", path=tmp_path / "gw.jsonl")
+    try:
+        for h in logging.getLogger().handlers:
+            h.close()
+            if isinstance(h, logging.StreamHandler):
+                h.stream = io.StringIO()
+                h.stream.close()  # every write now fails
+        try:
+            raise OSError("rtsp://admin:s3cr3t-Pa55@10.0.0.1/stream: connection refused")
+        except OSError:
+            logging.getLogger("edge.gateway.test").warning("camera cannot be opened")
+        err = capsys.readouterr().err
+        assert "a log handler failed (ValueError)" in err
+        assert "s3cr3t" not in err
+    finally:
+        setup_logging("WARNING")
