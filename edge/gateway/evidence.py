@@ -131,6 +131,11 @@ class EvidenceBuilder:
         self._quality = jpeg_quality
         self._sweep = sweep
 
+    @property
+    def sweeps(self) -> bool:
+        """Whether every scene gets the privacy sweep (full resolution, sensitive)."""
+        return self._sweep is not None
+
     def _to_redact(self, scene: SceneMatches) -> list[Box]:
         """Recognition's unmatched boxes plus the sweep's; the whole frame if it fails."""
         boxes = list(scene.redact_boxes)

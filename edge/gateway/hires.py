@@ -47,6 +47,34 @@ class _CodecInfo:
     extradata: bytes | None
 
 
+def _decoder(codec: _CodecInfo) -> VideoCodecContext:
+    ctx = CodecContext.create(codec.name, "r")
+    assert isinstance(ctx, VideoCodecContext)
+    if codec.extradata:
+        ctx.extradata = codec.extradata
+    # one thread: frame threading would hold pictures back by a frame per thread
+    ctx.thread_count = 1
+    return ctx
+
+
+class _Cursor:
+    """A decoder and the last buffered packet it was fed."""
+
+    __slots__ = ("codec", "ctx", "fed", "image")
+
+    def __init__(self, ctx: VideoCodecContext, codec: _CodecInfo) -> None:
+        self.ctx = ctx
+        self.codec = codec
+        self.fed: _Buffered | None = None
+        self.image: Image | None = None
+
+    def position(self, packets: list[_Buffered], codec: _CodecInfo) -> int | None:
+        """Index in ``packets`` of the packet fed last; None if gone or another stream."""
+        if codec is not self.codec or self.fed is None:
+            return None
+        return next((i for i, p in enumerate(packets) if p is self.fed), None)
+
+
 class EvidenceStream:
     """The main stream's recent packets; ``picture_at`` decodes one on demand."""
 
@@ -58,6 +86,8 @@ class EvidenceStream:
         self._packets: deque[_Buffered] = deque()
         self._codec: _CodecInfo | None = None
         self._lock = threading.Lock()
+        self._decode_lock = threading.Lock()
+        self._cursor: _Cursor | None = None
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._backoff = Backoff(
@@ -86,6 +116,10 @@ class EvidenceStream:
         return partial(self.decode_nearest, wall_us)
 
     def decode_nearest(self, wall_us: int) -> Image | None:
+        """The buffered picture nearest to ``wall_us`` (read-only; ``None`` when nothing
+        near is buffered). Recognition asks for consecutive times while a face or plate
+        is in view, so the decoder stays where it stopped: the next picture costs only
+        the packets since, not its whole GOP again."""
         with self._lock:
             packets = list(self._packets)
             codec = self._codec
@@ -97,24 +131,45 @@ class EvidenceStream:
         if start is None:
             self.misses += 1
             return None
-        ctx = CodecContext.create(codec.name, "r")
-        assert isinstance(ctx, VideoCodecContext)
-        if codec.extradata:
-            ctx.extradata = codec.extradata
+        with self._decode_lock:
+            image = self._decode_to(packets, start, nearest, codec)
+        if image is None:
+            self.misses += 1
+        return image
+
+    def _decode_to(
+        self, packets: list[_Buffered], start: int, target: int, codec: _CodecInfo
+    ) -> Image | None:
+        cur = self._cursor
+        resume = cur.position(packets, codec) if cur is not None else None
+        if cur is not None and resume == target and cur.image is not None:
+            return cur.image  # asked again (recognition, then evidence)
+        if cur is None or resume is None or not start <= resume < target:
+            cur = self._cursor = _Cursor(_decoder(codec), codec)
+            resume = start - 1
+        want = packets[target].packet.pts
         picture = None
         try:
-            for item in packets[start : nearest + 1]:
-                for frame in ctx.decode(item.packet):
+            for item in packets[resume + 1 : target + 1]:
+                for frame in cur.ctx.decode(item.packet):
                     picture = frame
-            for frame in ctx.decode(None):  # flush: a decoder may hold the last frame
-                picture = frame
+                cur.fed = item
+            if picture is None or picture.pts != want:
+                # the decoder still holds the target: flushing releases it but ends
+                # this decoder, so the next request starts from a keyframe again
+                self._cursor = None
+                for frame in cur.ctx.decode(None):
+                    picture = frame
         except av.error.FFmpegError:
             log.warning("evidence frame undecodable", extra=self._ids())
+            self._cursor = None
+            picture = None
         self.decodes += 1
         if picture is None:
-            self.misses += 1
             return None
         image: Image = picture.to_ndarray(format="bgr24")  # type: ignore[assignment]
+        image.flags.writeable = False  # shared by recognition and the evidence builder
+        cur.image = image
         return image
 
     # -- reader thread -----------------------------------------------------------

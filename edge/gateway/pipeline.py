@@ -21,12 +21,12 @@ from edge.gateway.config import CameraConfig, TrackingConfig
 from edge.gateway.evidence import EvidenceBuilder, SceneMatches, upscale_scene
 from edge.gateway.motion import MotionGate
 from edge.gateway.outbox import Builder, OutboxEntry
+from edge.gateway.plate_stage import PlateStage
 from edge.gateway.recognise import (
     FACE_REDACT_MARGIN,
     FaceStage,
     FrameMatches,
     PipelineStats,
-    PlateStage,
     to_box,
 )
 from edge.gateway.sources import Frame
@@ -138,7 +138,7 @@ class CameraPipeline:
         matcher: WatchlistMatcher,
         found: FrameMatches,
     ) -> None:
-        stage.scan(image, frame.index, roi, matcher, found, frame.captured_at_us)
+        stage.scan(image, frame.index, roi, matcher, found, frame.captured_at_us, frame.hires)
         self._gate.ran(kind, frame.captured_at_us)
         if kind == "faces":
             self.stats.face_scans += 1
@@ -150,8 +150,10 @@ class CameraPipeline:
         small to be found at the sub-stream's resolution may be recognisable at the
         main stream's, so the detectors look at the main picture too and everything
         they find that is not a match is redacted as well."""
+        up = upscale_scene(scene, hires)
+        if self._builder.sweeps:
+            return up  # the sweep looks at the main picture closer than this would
         with timed(self._timer, "hires_privacy"):
-            up = upscale_scene(scene, hires)
             matched = [f.box for f in up.faces] + [p.box for p in up.plates]
             extra: list[Box] = []
             if self._faces is not None:

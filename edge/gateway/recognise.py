@@ -14,22 +14,18 @@ from typing import Any
 
 from edge.gateway.config import NormRect, TrackerConfig
 from edge.gateway.evidence import MatchedFace, MatchedPlate
+from edge.gateway.mainview import MainPicture, faces_on_main, main_view
 from edge.gateway.stages import StageTimer, timed
 from edge.gateway.tracker import Detection, IouTracker, Track
 from edge.vision.face_quality import face_quality
 from edge.vision.faces import FaceAnalyzer, align_face
 from edge.vision.fusion import ShotPool
-from edge.vision.plates import PlateRecognizer
-from edge.vision.types import Box, FaceDetection, FaceEmbedding, FaceQuality, Image, Plate
+from edge.vision.types import Box, FaceDetection, FaceEmbedding, FaceQuality, Image
 from edge.watchlist.matcher import WatchlistMatcher
-from edge.watchlist.plate_index import confusable_distance
 
 #: an update event is sent when a track's similarity improves by at least this much
 UPDATE_MARGIN = 0.08
 MAX_UPDATES = 1
-#: a frame's own plate read may differ from the listed text by this much (confusable
-#: substitutions count 0.5) and still be the listed vehicle
-READ_AGREEMENT = 2.0
 #: SCRFD boxes run from brow to chin; hair, ears and jaw identify people too
 FACE_REDACT_MARGIN = 1.4
 
@@ -78,19 +74,6 @@ def inside(box: Box, roi: Box | None) -> bool:
     return roi.x1 <= cx <= roi.x2 and roi.y1 <= cy <= roi.y2
 
 
-def read_agrees(text: str, state: TrackMatch, matcher: WatchlistMatcher) -> bool:
-    """Whether this frame's read is the listed plate, not merely its track's.
-
-    A track may have been handed from one vehicle to another (occlusion, a parked car
-    replaced): the plate in THIS frame stays sharp only if its own read matches the
-    same subject or is within a few OCR confusions of the listed text.
-    """
-    m = matcher.match_plate(text)
-    if m is not None:
-        return m.subject_id == state.subject_id
-    return confusable_distance(text, state.listed, limit=READ_AGREEMENT) <= READ_AGREEMENT
-
-
 def trigger(state: TrackMatch, score: float) -> bool:
     """First match of a track, or a clearly better shot worth one update event."""
     if state.event_id is None:
@@ -98,7 +81,7 @@ def trigger(state: TrackMatch, score: float) -> bool:
     return state.updates < MAX_UPDATES and score >= state.emitted_score + UPDATE_MARGIN
 
 
-class _Stage:
+class TrackedStage:
     """What both stages share: a tracker, the match state of its tracks, timing."""
 
     def __init__(
@@ -153,7 +136,7 @@ class _Stage:
                 states.pop(t.track_id, None)
 
 
-class FaceStage(_Stage):
+class FaceStage(TrackedStage):
     """Faces of one camera: detect, track, embed only clearly better shots, match."""
 
     def __init__(
@@ -181,16 +164,18 @@ class FaceStage(_Stage):
         matcher: WatchlistMatcher,
         out: FrameMatches,
         at_us: int | None = None,
+        main: MainPicture | None = None,
     ) -> None:
+        """``main``: the camera's main-stream picture of this frame, when ``image`` is
+        its sub-stream (faces are then embedded from the main picture)."""
         self._now_us = at_us
-        with self._timed("face_detect"):
-            dets, faint = self._faces.detect_all(image)
+        view, on_view, dets, faint = self._detect(image, main)
         # too faint to recognise, still a face
         out.unmatched.extend(d.box.expand(FACE_REDACT_MARGIN) for d in faint)
         self.stats.faces_detected += len(dets)
         with self._timed("face_align_quality"):
-            aligned = [align_face(image, d.landmarks) for d in dets]
-            quality = [face_quality(image, d, a) for d, a in zip(dets, aligned, strict=True)]
+            aligned = [align_face(view, d.landmarks) for d in on_view]
+            quality = [face_quality(view, d, a) for d, a in zip(on_view, aligned, strict=True)]
         tracked = [
             Detection(box=d.box, score=d.score, quality=q.score, payload=i)
             for i, (d, q) in enumerate(zip(dets, quality, strict=True))
@@ -206,6 +191,23 @@ class FaceStage(_Stage):
         out.unmatched.extend(
             d.box.expand(FACE_REDACT_MARGIN) for i, d in enumerate(dets) if i not in matched
         )
+
+    def _detect(
+        self, image: Image, main: MainPicture | None
+    ) -> tuple[Image, list[FaceDetection], list[FaceDetection], list[FaceDetection]]:
+        """(picture to embed from, its faces there, the same faces on ``image``, faint
+        faces on ``image``)."""
+        with self._timed("face_detect"):
+            dets, faint = self._faces.detect_all(image)
+        if main is None or not (dets or faint):
+            return image, dets, dets, faint
+        with self._timed("main_picture"):
+            view = main_view(image, main)
+        if view is None:
+            return image, dets, dets, faint
+        with self._timed("face_detect_main"):
+            found = faces_on_main(self._faces, view, dets, faint)
+        return view.image, found.on_main, found.faces, found.faint
 
     def _embed_best_shots(
         self,
@@ -297,122 +299,3 @@ class FaceStage(_Stage):
                 self._states[t.track_id] = state
             elif m.similarity > state.score:
                 state.subject_id, state.score = m.subject_id, m.similarity
-
-
-class PlateStage(_Stage):
-    """Plates of one camera: detect, read, track, vote the reads, match."""
-
-    def __init__(
-        self,
-        plates: PlateRecognizer,
-        config: TrackerConfig,
-        stats: PipelineStats,
-        timer: StageTimer | None,
-        on_new_track: Callable[[], None],
-        model_id: str,
-    ) -> None:
-        super().__init__("plate", config, stats, timer, on_new_track)
-        self._plates = plates
-        self._plate_model_id = model_id
-
-    def scan(
-        self,
-        image: Image,
-        index: int,
-        roi: Box | None,
-        matcher: WatchlistMatcher,
-        out: FrameMatches,
-        at_us: int | None = None,
-    ) -> None:
-        self._now_us = at_us
-        plates = self._read(image, out)
-        tracked = [
-            Detection(
-                box=p.detection.box,
-                score=p.detection.score,
-                quality=p.confidence,
-                payload=i,
-                text=p.text if p.valid else None,
-                text_confidence=p.confidence,
-            )
-            for i, p in enumerate(plates)
-            if inside(p.detection.box, roi)
-        ]
-        with self._timed("track_match"):
-            tracks = self._tracks.update(tracked, index)
-            self._forget(tracks, self._states)
-            self._follow_new(tracks, index)
-        matched = self._emit(tracks, tracked, plates, matcher, out)
-        out.unmatched.extend(p.detection.box for i, p in enumerate(plates) if i not in matched)
-
-    def _read(self, image: Image, out: FrameMatches) -> list[Plate]:
-        """Detect and read; non-plates (signs, junk) go straight to redaction."""
-        with self._timed("plate_detect"):
-            detections = self._plates.detector.detect(image)
-        plates: list[Plate] = []
-        with self._timed("plate_read"):
-            for d in detections:
-                plate = self._plates.read_detection(image, d)
-                if plate is None:
-                    out.unmatched.append(d.box)  # still plate-shaped: redact
-                else:
-                    plates.append(plate)
-        self.stats.plates_read += len(plates)
-        return plates
-
-    def _emit(
-        self,
-        tracks: Sequence[Track[int]],
-        tracked: Sequence[Detection[int]],
-        plates: Sequence[Plate],
-        matcher: WatchlistMatcher,
-        out: FrameMatches,
-    ) -> set[int]:
-        """Match voted reads; the plates of this frame that stay sharp go into ``out``."""
-        matched: set[int] = set()
-        for t in tracks:
-            if t.detection_index is None or t.vote is None:
-                continue
-            with self._timed("track_match"):
-                state = self._match(t, matcher)
-            i = tracked[t.detection_index].payload
-            p = plates[i]
-            if state is None or not read_agrees(p.text, state, matcher):
-                continue
-            matched.add(i)
-            out.plates.append(
-                MatchedPlate(
-                    p.detection.box,
-                    state.subject_id,
-                    state.text,
-                    state.listed,
-                    state.kind,
-                    state.score,
-                    p.color or state.color,
-                    self._plate_model_id,
-                )
-            )
-            self._seen(state)
-            if trigger(state, state.score):
-                out.triggers.append(state)
-        return matched
-
-    def _match(self, t: Track[int], matcher: WatchlistMatcher) -> TrackMatch | None:
-        vote = t.vote
-        assert vote is not None
-        state = self._states.get(t.track_id)
-        for text in dict.fromkeys((vote.text, vote.best_read)):
-            m = matcher.match_plate(text)
-            if m is None:
-                continue
-            if state is None or state.subject_id != m.subject_id:
-                state = self._new_state(m.subject_id, vote.confidence)
-                self._states[t.track_id] = state
-            state.score, state.text, state.listed, state.kind = (
-                vote.confidence,
-                text,
-                m.plate,
-                m.kind,
-            )
-            return state
-        return state

@@ -24,6 +24,7 @@ from edge.modelpack import ModelEntry, PackManifest, VerifiedModel
 from edge.variants import load_for_runtime
 from edge.vision.face_quality import face_quality
 from edge.vision.protocols import FaceDetector, FaceEmbedder
+from edge.vision.regions import detect_in_regions
 from edge.vision.runtime import create_session
 from edge.vision.tiles import TiledFaceDetector
 from edge.vision.types import Box, Face, FaceDetection, FaceEmbedding, FaceQuality, Image, Point
@@ -37,6 +38,9 @@ DETECTOR_MODEL_IDS: dict[str, str] = {
 #: insightface runs SCRFD at 128 and 640 and merges the boxes: the 640 pass alone
 #: misses very large close-up faces. ``FaceConfig.det_size`` replaces the 640.
 SMALL_DET_SIZE = 128
+#: input side for regions around faces seen on a smaller picture (edge.vision.regions):
+#: a ~100 px face in its 250 px region reaches the detector at ~77 px
+REGION_DET_SIZE = 192
 NMS_IOU = 0.4  # insightface's default for SCRFD
 ALIGNED_SIZE = 112
 #: what insightface's SCRFD feeds the network; the manifest must agree
@@ -249,10 +253,18 @@ class FaceAnalyzer:
     (``min_face_px`` and ``min_quality``) are embedded, in one call.
     """
 
-    def __init__(self, detector: FaceDetector, embedder: FaceEmbedder, config: FaceConfig) -> None:
+    def __init__(
+        self,
+        detector: FaceDetector,
+        embedder: FaceEmbedder,
+        config: FaceConfig,
+        region_detector: FaceDetector | None = None,
+    ) -> None:
         self._detector = detector
         self._embedder = embedder
         self._config = config
+        #: the detector at a small input size, for regions around faces seen elsewhere
+        self._region_detector = region_detector or detector
 
     @property
     def embedder(self) -> FaceEmbedder:
@@ -272,6 +284,17 @@ class FaceAnalyzer:
         confident: list[FaceDetection] = []
         faint: list[FaceDetection] = []
         for d in self._detector.detect(image):
+            (confident if d.score >= self._config.det_threshold else faint).append(d)
+        return confident, faint
+
+    def detect_regions(
+        self, image: Image, regions: Sequence[Box]
+    ) -> tuple[list[FaceDetection], list[FaceDetection]]:
+        """``detect_all`` on square regions of ``image`` only (e.g. around faces that a
+        smaller picture of the same view showed), in ``image`` coordinates."""
+        confident: list[FaceDetection] = []
+        faint: list[FaceDetection] = []
+        for d in detect_in_regions(self._region_detector.detect, image, regions):
             (confident if d.score >= self._config.det_threshold else faint).append(d)
         return confident, faint
 
@@ -323,4 +346,5 @@ def load_face_analyzer(
         "face models loaded",
         extra={"detector": scrfd.model_id, "embedder": embedder.model_id, "dim": embedder.dim},
     )
-    return FaceAnalyzer(detector, embedder, config)
+    regions = scrfd.at_sizes([(REGION_DET_SIZE, REGION_DET_SIZE)])
+    return FaceAnalyzer(detector, embedder, config, regions)

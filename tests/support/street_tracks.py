@@ -19,7 +19,8 @@ from typing import Any
 
 from edge.config import MatchConfig
 from edge.gateway.config import TrackerConfig
-from edge.gateway.recognise import FaceStage, FrameMatches, PipelineStats, PlateStage
+from edge.gateway.plate_stage import PlateStage
+from edge.gateway.recognise import FaceStage, FrameMatches, PipelineStats
 from edge.vision.faces import FaceAnalyzer
 from edge.vision.plates import PlateRecognizer
 from edge.vision.types import FaceEmbedding, Image

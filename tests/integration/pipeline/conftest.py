@@ -14,6 +14,7 @@ from edge.modelpack import PackManifest
 from edge.vision.faces import FaceAnalyzer, load_face_analyzer
 from edge.vision.plates import PlateRecognizer, load_plate_recognizer
 from edge.vision.types import Image
+from edge.watchlist.store import WatchlistFile
 
 
 @pytest.fixture(scope="session")
@@ -62,3 +63,11 @@ def side_by_side(a: Image, b: Image) -> Image:
     h = max(a.shape[0], b.shape[0])
     pad = lambda x: np.pad(x, ((0, h - x.shape[0]), (0, 0), (0, 0)))  # noqa: E731
     return np.ascontiguousarray(np.hstack([pad(a), pad(b)]))
+
+
+@pytest.fixture()
+def watchlist(tmp_path: Path) -> WatchlistFile:
+    wl = WatchlistFile(tmp_path / "watchlist.db")
+    wl.open()
+    yield wl  # type: ignore[misc]
+    wl.close()
