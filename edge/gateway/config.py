@@ -82,6 +82,13 @@ class AnalysisConfig(StrictModel):
         description="highest rate of the plate detector on moving scenes; None = every "
         "analysed frame",
     )
+    recognise_on_main: bool = Field(
+        default=False,
+        description="with detect_source: embed faces and read small plates from the main "
+        "stream's picture (re-detected around what the sub-stream showed). Recognises "
+        "faces too small on the sub-stream, but decodes the main stream while faces or "
+        "plates are in view (~0.11 core per 1080p25 camera; docs/gateway.md 'Sizing')",
+    )
 
 
 class CameraConfig(StrictModel):

@@ -138,7 +138,8 @@ class CameraPipeline:
         matcher: WatchlistMatcher,
         found: FrameMatches,
     ) -> None:
-        stage.scan(image, frame.index, roi, matcher, found, frame.captured_at_us, frame.hires)
+        main = frame.hires if self._camera.analysis.recognise_on_main else None
+        stage.scan(image, frame.index, roi, matcher, found, frame.captured_at_us, main)
         self._gate.ran(kind, frame.captured_at_us)
         if kind == "faces":
             self.stats.face_scans += 1

@@ -1,8 +1,9 @@
 """A camera analysed on its sub-stream recognises faces and plates from its main stream.
 
 On a 480x270 sub-stream a face that is ~100 px on the 1080p main stream is ~25 px: too
-small to recognise. The pipeline re-detects it on the main picture of the same moment
-(``Frame.hires``) and embeds it there; small plates are read there too.
+small to recognise well. With ``analysis.recognise_on_main`` the pipeline re-detects it
+on the main picture of the same moment (``Frame.hires``) and embeds it there; small
+plates are read there too.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from edge.gateway.config import AnalysisConfig, CameraConfig
 from edge.gateway.sources import Frame
 from edge.vision.faces import FaceAnalyzer
 from edge.vision.plates import PlateRecognizer
@@ -21,6 +23,10 @@ from edge.watchlist.store import WatchlistFile
 from .conftest import read
 from .test_pipeline import decode, make_pipeline
 
+#: recognise_on_main is off by default (it costs a main-stream decode)
+ON_MAIN = CameraConfig(
+    id="cam-1", source="folder:/nowhere", analysis=AnalysisConfig(recognise_on_main=True)
+)
 MAIN_W, MAIN_H = 1920, 1080
 SUB_W, SUB_H = 480, 270
 
@@ -81,7 +87,7 @@ def test_face_too_small_on_the_sub_stream_is_recognised_from_the_main_stream(
 
     asked: list[int] = []
     pipeline, outbox, _ = make_pipeline(
-        tmp_path / "main", face_analyzer, plate_recognizer, watchlist
+        tmp_path / "main", face_analyzer, plate_recognizer, watchlist, ON_MAIN
     )
     events = [e for f in _frames(sub, main, asked) for e in pipeline.process(f)]
     assert len(events) == 1 and asked
@@ -111,7 +117,9 @@ def test_small_plate_on_the_sub_stream_is_read_on_the_main_stream(
     sid = watchlist.add_subject("vehicle")
     watchlist.add_plate(sid, text)
     asked: list[int] = []
-    pipeline, outbox, _ = make_pipeline(tmp_path, face_analyzer, plate_recognizer, watchlist)
+    pipeline, outbox, _ = make_pipeline(
+        tmp_path, face_analyzer, plate_recognizer, watchlist, ON_MAIN
+    )
     events = [e for f in _frames(sub, main, asked) for e in pipeline.process(f)]
     assert len(events) == 1 and asked
     event, _, blobs = decode(outbox.pending()[0].payload)
