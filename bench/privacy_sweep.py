@@ -6,7 +6,9 @@ real models: redacting only what recognition found (the gateway before the sweep
 redacting that plus what the sweep found. An independent oracle (YuNet on 2x tiles,
 y5fu_640 on 960 px tiles; tests/support/privacy_oracle.py) counts faces >= 20 px and
 plates outside the match left clear in each. Cost: the sweep's own time per frame
-against recognition's detection time on the same frame (same process, same threads).
+against recognition's detection time on the same frame (same process, same threads),
+for both face passes (``vision.privacy.face_pass``: one full-resolution pass, or tiles),
+run alternately on the same frames.
 
     EDGE_MODELS_DIR=../shared/models EDGE_EVAL_DIR=../shared/eval PYTHONPATH=. \
         python bench/privacy_sweep.py
@@ -52,16 +54,20 @@ def main() -> None:
     runtime, manifest = RuntimeConfig(), load_manifest()
     faces = load_face_analyzer(args.models, FaceConfig(), runtime, manifest)
     plates = load_plate_recognizer(args.models, PlateConfig(), runtime, manifest)
-    sweep = load_privacy_sweep(args.models, PrivacyConfig(), runtime, manifest)
+    sweeps = {
+        kind: load_privacy_sweep(args.models, PrivacyConfig(face_pass=kind), runtime, manifest)
+        for kind in ("full", "tiles")
+    }
     oracle = IndependentOracle(args.models)
     oracle.start()
     plate = listed_plate(args.eval)
-    before: dict[str, int] = {"face": 0, "plate": 0}
-    after: dict[str, int] = {"face": 0, "plate": 0}
+    clear: dict[str, dict[str, int]] = {
+        k: {"face": 0, "plate": 0} for k in ("recognition", *sweeps)
+    }
     recog_ms: list[float] = []
-    sweep_ms: list[float] = []
-    face_ms: list[float] = []
-    for name, raw in street_scenes(args.eval):
+    sweep_ms: dict[str, list[float]] = {k: [] for k in sweeps}
+    face_ms: dict[str, list[float]] = {k: [] for k in sweeps}
+    for i, (name, raw) in enumerate(street_scenes(args.eval)):
         image, keep = paste(raw, plate)
         t0 = time.perf_counter()
         confident, faint = faces.detect_all(image)
@@ -69,29 +75,37 @@ def main() -> None:
         recog_ms.append((time.perf_counter() - t0) * 1000)
         seen = [d.box for d in confident + faint]
         seen += [p.detection.box for p in scan.plates] + [d.box for d in scan.rejected]
-        found = sweep.sweep(image)
-        sweep_ms.append(found.elapsed_ms)
-        face_ms.append(found.faces_ms)
-        b = leaks(oracle, image, _stored(image, seen, keep), [keep])
-        a = leaks(oracle, image, _stored(image, seen + list(found.boxes), keep), [keep])
-        for count, found_clear in ((before, b), (after, a)):
+        left = {"recognition": leaks(oracle, image, _stored(image, seen, keep), [keep])}
+        # alternate which sweep runs first: caches and clocks favour neither
+        for kind in sorted(sweeps, reverse=i % 2 == 1):
+            found = sweeps[kind].sweep(image)
+            sweep_ms[kind].append(found.elapsed_ms)
+            face_ms[kind].append(found.faces_ms)
+            stored = _stored(image, seen + list(found.boxes), keep)
+            left[kind] = leaks(oracle, image, stored, [keep])
+        for kind, found_clear in left.items():
             for f, _ in found_clear:
-                count[f.kind] += 1
-        shown = [(f.kind, round(f.box.width), round(f.score, 2), round(c, 2)) for f, c in a]
+                clear[kind][f.kind] += 1
+        shown = [(f.kind, round(f.box.width), round(f.score, 2)) for f, _ in left["full"]]
         print(
-            f"{name:26s} {image.shape[1]}x{image.shape[0]} clear before {len(b):2d} "
-            f"after {len(a):2d} sweep {found.elapsed_ms:5.0f} ms {shown}"
+            f"{name:26s} {image.shape[1]}x{image.shape[0]} clear: recognition "
+            f"{len(left['recognition']):2d} tiles {len(left['tiles']):2d} full "
+            f"{len(left['full']):2d}; sweep ms tiles {sweep_ms['tiles'][-1]:4.0f} full "
+            f"{sweep_ms['full'][-1]:4.0f} {shown}"
         )
-    med_r, med_s = statistics.median(recog_ms), statistics.median(sweep_ms)
-    print(
-        f"left clear outside the match (faces >= 20 px / plates): recognition only "
-        f"{before['face']} / {before['plate']}, with the sweep {after['face']} / {after['plate']}"
-    )
-    print(
-        f"median per frame: recognition detect {med_r:.0f} ms, sweep {med_s:.0f} ms "
-        f"(ratio {med_s / med_r:.2f}; faces {statistics.median(face_ms):.0f} ms of it); "
-        f"sweep max {max(sweep_ms):.0f} ms"
-    )
+    print("left clear outside the match (faces >= 20 px / plates):")
+    for kind, c in clear.items():
+        print(f"  {kind:12s} {c['face']:3d} / {c['plate']}")
+    med_r = statistics.median(recog_ms)
+    for kind in sweeps:
+        med_s = statistics.median(sweep_ms[kind])
+        print(
+            f"sweep face_pass={kind}: median {med_s:.0f} ms per frame (faces "
+            f"{statistics.median(face_ms[kind]):.0f} ms), max {max(sweep_ms[kind]):.0f} ms; "
+            f"recognition detect {med_r:.0f} ms; ratio sweep/recognition {med_s / med_r:.2f}"
+        )
+    ratio = statistics.median(sweep_ms["full"]) / statistics.median(sweep_ms["tiles"])
+    print(f"full / tiles sweep time: {ratio:.2f}")
 
 
 if __name__ == "__main__":

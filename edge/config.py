@@ -148,6 +148,14 @@ class PrivacyConfig(StrictModel):
     )
     face_detector: Literal["scrfd_500m", "scrfd_2.5g"] = "scrfd_500m"
     face_threshold: float = Field(default=0.15, gt=0.0, lt=1.0)
+    #: tiles: face_tile tiles plus whole-frame passes. full: the whole-frame passes plus
+    #: one at the frame's own resolution (x face_upscale, up to face_full_max_px on the
+    #: longer side; larger frames are tiled): the same scale without the tiles' overlap,
+    #: 0.81x the sweep's time on 1080p, but on bench/privacy_sweep.py's 12 scenes it
+    #: left one face clear (105 px, cut by the frame's edge) that tiles found; see
+    #: docs/evidence.md "Privacy sweep"
+    face_pass: Literal["tiles", "full"] = "tiles"
+    face_full_max_px: int = Field(default=2048, ge=640, le=4096, multiple_of=32)
     #: faces are found on tiles of this size at this input scale (1.5 = a 20 px face
     #: reaches the detector as 30 px); plus one whole-frame pass for large faces
     face_tile: int = Field(default=640, ge=160, le=1280, multiple_of=32)

@@ -18,10 +18,11 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Protocol
 
 from edge.config import FaceConfig, PlateConfig, PrivacyConfig, RuntimeConfig
 from edge.modelpack import PackManifest
-from edge.vision.faces import load_scrfd_detector
+from edge.vision.faces import SMALL_DET_SIZE, load_scrfd_detector
 from edge.vision.plates import load_plate_detector
 from edge.vision.protocols import FaceDetector, PlateDetector
 from edge.vision.types import Box, Image
@@ -83,12 +84,25 @@ def _tiled(
     return found
 
 
+class ResizableFaceDetector(FaceDetector, Protocol):
+    def at_sizes(self, sizes: Sequence[tuple[int, int]]) -> FaceDetector: ...
+
+
+def full_pass_side(width: int, height: int, config: PrivacyConfig) -> int | None:
+    """The detector input side that shows a frame at its own resolution (x upscale),
+    or None when the configuration or the frame's size call for tiles."""
+    side = -(-round(max(width, height) * config.face_upscale) // 32) * 32
+    if config.face_pass != "full" or side > config.face_full_max_px:
+        return None
+    return side
+
+
 class PrivacySweep:
     """Finds every face and plate to pixelate in a scene; see the module docstring."""
 
     def __init__(
         self,
-        faces: FaceDetector | None,
+        faces: ResizableFaceDetector | None,
         plates: PlateDetector | None,
         config: PrivacyConfig,
     ) -> None:
@@ -96,13 +110,28 @@ class PrivacySweep:
         self._plates = plates
         self._config = config
 
+    def _find_faces(self, image: Image) -> list[Box]:
+        assert self._faces is not None
+        cfg = self._config
+        h, w = image.shape[:2]
+        side = full_pass_side(w, h, cfg)
+        if side is None:
+            return _tiled(image, cfg.face_tile, cfg.tile_overlap, self._faces)
+        # plus the tiles path's whole-frame passes: the 128 px one finds close-ups
+        # larger than SCRFD's anchors at full size, and the downscaled one a blurred
+        # face that only looks like a face when small (bench/privacy_sweep.py: a 103 px
+        # face in the pedestrian clip that the full-size pass alone left clear)
+        whole = round(cfg.face_tile * cfg.face_upscale / 32) * 32
+        sizes = [(SMALL_DET_SIZE, SMALL_DET_SIZE), (whole, whole), (side, side)]
+        return [d.box for d in self._faces.at_sizes(sizes).detect(image)]
+
     def sweep(self, image: Image) -> Sweep:
         start = time.perf_counter()
         cfg = self._config
         faces: list[Box] = []
         plates: list[Box] = []
         if self._faces is not None:
-            faces = _tiled(image, cfg.face_tile, cfg.tile_overlap, self._faces)
+            faces = self._find_faces(image)
         faces_ms = (time.perf_counter() - start) * 1000.0
         if self._plates is not None:
             plates = _tiled(image, cfg.plate_tile, cfg.tile_overlap, self._plates)

@@ -16,7 +16,7 @@ from pydantic import ValidationError
 from edge.config import PrivacyConfig
 from edge.evidence.signing import generate_signing_key
 from edge.gateway.evidence import EvidenceBuilder, MatchedPlate, SceneMatches
-from edge.vision.scene_privacy import PrivacySweep, tile_starts, tiles
+from edge.vision.scene_privacy import PrivacySweep, full_pass_side, tile_starts, tiles
 from edge.vision.types import Box, FaceDetection, Image
 
 
@@ -58,14 +58,43 @@ def test_tile_boxes_come_back_in_frame_coordinates() -> None:
     img = np.zeros((1080, 1920, 3), dtype=np.uint8)
     img[0:24, 512:536] = 255  # at the top-left of the second tile
     det = _FindsCorner()
-    found = PrivacySweep(det, None, PrivacyConfig()).sweep(img)
+    found = PrivacySweep(det, None, PrivacyConfig()).sweep(img)  # type: ignore[arg-type]
     assert (1080, 1920) in det.calls and det.calls.count((640, 640)) == 8
     assert Box(512, 0, 536, 24) in found.faces
+
+
+class _Sized(_FindsCorner):
+    def __init__(self) -> None:
+        super().__init__()
+        self.sizes: list[list[tuple[int, int]]] = []
+
+    def at_sizes(self, sizes: Sequence[tuple[int, int]]) -> _Sized:
+        self.sizes.append(list(sizes))
+        return self
+
+
+def test_the_full_pass_sees_the_frame_at_its_own_resolution_once() -> None:
+    img = np.zeros((1080, 1920, 3), dtype=np.uint8)
+    img[:24, :24] = 255
+    det = _Sized()
+    found = PrivacySweep(det, None, PrivacyConfig(face_pass="full")).sweep(img)
+    assert det.sizes == [[(128, 128), (640, 640), (1920, 1920)]] and det.calls == [(1080, 1920)]
+    assert found.faces == (Box(0, 0, 24, 24),)
+    full = PrivacyConfig(face_pass="full", face_upscale=1.5)
+    assert full_pass_side(1920, 1080, full) is None  # 2880 px
+    assert full_pass_side(1000, 700, full) == 1504
+    assert full_pass_side(1920, 1080, PrivacyConfig()) is None  # tiles by default
+    tiled = _Sized()
+    PrivacySweep(tiled, None, full).sweep(img)
+    assert tiled.sizes == [] and len(tiled.calls) > 1  # too large for one pass: tiles
 
 
 class _Broken:
     def detect(self, image: Image) -> Sequence[FaceDetection]:
         raise RuntimeError("session lost")
+
+    def at_sizes(self, sizes: Sequence[tuple[int, int]]) -> _Broken:
+        return self
 
 
 def _scene(img: Image) -> SceneMatches:
