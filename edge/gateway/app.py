@@ -7,6 +7,7 @@ import logging
 import os
 import threading
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -18,7 +19,7 @@ from edge.gateway.evidence import EvidenceBuilder
 from edge.gateway.local_watchlist import LocalWatchlist
 from edge.gateway.metrics import GatewayMetrics
 from edge.gateway.outbox import Outbox, outbox_path
-from edge.gateway.pipeline import CameraPipeline
+from edge.gateway.pipeline import CameraPipeline, Look
 from edge.gateway.sampler import RateSampler
 from edge.gateway.scheduler import (
     InferenceScheduler,
@@ -29,6 +30,7 @@ from edge.gateway.scheduler import (
     worker_count,
 )
 from edge.gateway.sources import Frame, FrameSource, now_us, open_source, parse_uri
+from edge.gateway.stages import timed
 from edge.gateway.uplink import Uplink
 from edge.gateway.viid_source import ViidReceiver
 from edge.health import CameraHealth, GatewayHealth
@@ -39,6 +41,7 @@ from edge.vision.plate_readers import READER_MODEL_IDS
 from edge.vision.plates import DETECTOR_MODEL_IDS as PLATE_DETECTOR_IDS
 from edge.vision.plates import PlateRecognizer, load_plate_recognizer
 from edge.vision.scene_privacy import PrivacySweep, load_privacy_sweep
+from edge.vision.types import PlateDetection
 
 log = logging.getLogger(__name__)
 
@@ -245,15 +248,43 @@ class Gateway:
                 if self._stopping.is_set():
                     return
                 continue
-            self._run_one(taken)
+            # another camera's frame, if one waits: small pictures share a plate
+            # detector run (edge/vision/stacking.py)
+            partner = self._scheduler.take(timeout_s=0) if self._plates is not None else None
+            if partner is None:
+                self._run_one(taken)
+            else:
+                self._run_pair(taken, partner)
 
-    def _run_one(self, taken: Taken) -> None:
+    def _run_pair(self, a: Taken, b: Taken) -> None:
+        assert self._plates is not None
+        pa = self._cameras[a.frame.camera_id].pipeline
+        pb = self._cameras[b.frame.camera_id].pipeline
+        try:
+            la, lb = pa.look(a.frame), pb.look(b.frame)
+        except Exception:  # analysed again, alone, where the error is handled
+            self._run_one(a)
+            self._run_one(b)
+            return
+        pair = None
+        if {"plates"} <= la.due & lb.due and pa.reads_plates and pb.reads_plates:
+            with timed(self.metrics, "plate_detect_pair"):
+                pair = self._plates.detect_pair(la.image, lb.image)
+        self._run_one(a, la, pair[0] if pair else None)
+        self._run_one(b, lb, pair[1] if pair else None)
+
+    def _run_one(
+        self,
+        taken: Taken,
+        look: Look | None = None,
+        plates: Sequence[PlateDetection] | None = None,
+    ) -> None:
         cam = self._cameras[taken.frame.camera_id]
         self.metrics.frame_age(cam.config.id, taken.age_s)
         stats = cam.pipeline.stats
         scans = stats.face_scans + stats.plate_scans
         try:
-            self._analyse(taken.frame)
+            self._analyse(taken.frame, look, plates)
         finally:
             # a detector ran: something moved (or a keyframe) - this camera goes first
             moved = stats.face_scans + stats.plate_scans > scans
@@ -266,14 +297,19 @@ class Gateway:
         done = self._outbox.resume_position(frame.resume_key)
         return done is not None and frame.position <= done
 
-    def _analyse(self, frame: Frame) -> None:
+    def _analyse(
+        self,
+        frame: Frame,
+        look: Look | None = None,
+        plates: Sequence[PlateDetection] | None = None,
+    ) -> None:
         cam = self._cameras[frame.camera_id]
         if self._already_evidence(frame):
             cam.source.ack(frame)
             return
         while True:
             try:
-                cam.pipeline.process(frame)
+                cam.pipeline.process(frame, look, plates)
                 break
             except OutboxFullError as e:
                 cam.last_error = "outbox full"

@@ -13,7 +13,8 @@ detector that skipped it, so the privacy filter knows every face and plate in it
 from __future__ import annotations
 
 import logging
-from dataclasses import replace
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
 from typing import Protocol
 
 from edge.evidence.model import MatchEvent
@@ -34,7 +35,7 @@ from edge.gateway.stages import StageTimer, timed
 from edge.vision.faces import FaceAnalyzer
 from edge.vision.plates import PlateRecognizer
 from edge.vision.privacy import redact
-from edge.vision.types import Box, Image
+from edge.vision.types import Box, Image, PlateDetection
 from edge.watchlist.matcher import WatchlistMatcher
 from edge.wire.mapping import event_to_proto
 
@@ -55,6 +56,15 @@ class EvidenceSink(Protocol):
         block_timeout_s: float = 1.0,
         resume: tuple[str, int] | None = None,
     ) -> OutboxEntry: ...
+
+
+@dataclass(frozen=True, slots=True)
+class Look:
+    """A frame as the models see it (privacy zones destroyed) and the detectors due."""
+
+    image: Image
+    masks: tuple[Box, ...]
+    due: frozenset[str]
 
 
 class CameraPipeline:
@@ -98,24 +108,47 @@ class CameraPipeline:
                 plate_model_id,
             )
 
-    def process(self, frame: Frame) -> list[MatchEvent]:
-        """Analyse one frame; returns the events it committed to the outbox."""
-        self.stats.frames += 1
+    @property
+    def reads_plates(self) -> bool:
+        return "plates" in self._stages
+
+    def look(self, frame: Frame) -> Look:
+        """The analysed picture and which detectors are due on it (the motion gate)."""
         if self._stills:
             self.finish()
         h, w = frame.image.shape[:2]
-        masks = [to_box(r, w, h) for r in self._camera.privacy_masks]
+        masks = tuple(to_box(r, w, h) for r in self._camera.privacy_masks)
         # privacy zones are never analysed: destroy them before any model sees them
-        image = redact(frame.image, masks) if masks else frame.image
-        roi = to_box(self._camera.roi, w, h) if self._camera.roi else None
-        matcher = self._matchers.current()
-        found = FrameMatches(unmatched=list(masks))
+        image = redact(frame.image, list(masks)) if masks else frame.image
         with timed(self._timer, "motion"):
             self._gate.look(image, masks)
+        at = frame.captured_at_us
+        due = frozenset(k for k in self._stages if self._stills or self._gate.due(k, at))
+        return Look(image, masks, due)
+
+    def process(
+        self,
+        frame: Frame,
+        look: Look | None = None,
+        plates: Sequence[PlateDetection] | None = None,
+    ) -> list[MatchEvent]:
+        """Analyse one frame; returns the events it committed to the outbox.
+
+        ``look``: ``look(frame)``, if the caller already took it; ``plates``: the plate
+        detector's output on its picture, if the caller ran it (two cameras' frames
+        share one detector run: ``PlateRecognizer.detect_pair``)."""
+        self.stats.frames += 1
+        if look is None:
+            look = self.look(frame)
+        image = look.image
+        h, w = image.shape[:2]
+        roi = to_box(self._camera.roi, w, h) if self._camera.roi else None
+        matcher = self._matchers.current()
+        found = FrameMatches(unmatched=list(look.masks))
         skipped = []
         for kind, stage in self._stages.items():
-            if self._stills or self._gate.due(kind, frame.captured_at_us):
-                self._run(kind, stage, image, frame, roi, matcher, found)
+            if kind in look.due:
+                self._run(kind, stage, image, frame, roi, matcher, found, plates)
             else:
                 skipped.append((kind, stage))
         if not found.triggers:
@@ -124,7 +157,7 @@ class CameraPipeline:
         # every face and plate in it that matched nothing is known and redacted
         for kind, stage in skipped:
             self.stats.completions += 1
-            self._run(kind, stage, image, frame, roi, matcher, found)
+            self._run(kind, stage, image, frame, roi, matcher, found, plates)
         with timed(self._timer, "evidence"):
             return [self._commit(frame, image, found)]
 
@@ -137,9 +170,16 @@ class CameraPipeline:
         roi: Box | None,
         matcher: WatchlistMatcher,
         found: FrameMatches,
+        plates: Sequence[PlateDetection] | None = None,
     ) -> None:
         main = frame.hires if self._camera.analysis.recognise_on_main else None
-        stage.scan(image, frame.index, roi, matcher, found, frame.captured_at_us, main)
+        if isinstance(stage, PlateStage):
+            stage.scan(
+                image, frame.index, roi, matcher, found, frame.captured_at_us, main,
+                plates,
+            )  # fmt: skip
+        else:
+            stage.scan(image, frame.index, roi, matcher, found, frame.captured_at_us, main)
         self._gate.ran(kind, frame.captured_at_us)
         if kind == "faces":
             self.stats.face_scans += 1

@@ -28,7 +28,7 @@ from edge.gateway.recognise import (
 from edge.gateway.stages import StageTimer
 from edge.gateway.tracker import Detection, Track
 from edge.vision.plates import PlateRecognizer
-from edge.vision.types import Box, Image, Plate
+from edge.vision.types import Box, Image, Plate, PlateDetection
 from edge.watchlist.matcher import WatchlistMatcher
 from edge.watchlist.plate_index import confusable_distance
 
@@ -75,11 +75,13 @@ class PlateStage(TrackedStage):
         out: FrameMatches,
         at_us: int | None = None,
         main: MainPicture | None = None,
+        detections: Sequence[PlateDetection] | None = None,
     ) -> None:
         """``main``: the camera's main-stream picture of this frame, when ``image`` is
-        its sub-stream (small plates are then read there)."""
+        its sub-stream (small plates are then read there); ``detections``: the plate
+        detector's output on ``image``, when the caller already ran it."""
         self._now_us = at_us
-        plates = self._read(image, out, main)
+        plates = self._read(image, out, main, detections)
         tracked = [
             Detection(
                 box=p.detection.box,
@@ -99,10 +101,17 @@ class PlateStage(TrackedStage):
         matched = self._emit(tracks, tracked, plates, matcher, out)
         out.unmatched.extend(p.detection.box for i, p in enumerate(plates) if i not in matched)
 
-    def _read(self, image: Image, out: FrameMatches, main: MainPicture | None) -> list[Plate]:
+    def _read(
+        self,
+        image: Image,
+        out: FrameMatches,
+        main: MainPicture | None,
+        detections: Sequence[PlateDetection] | None,
+    ) -> list[Plate]:
         """Detect and read; non-plates (signs, junk) go straight to redaction."""
-        with self._timed("plate_detect"):
-            detections = self._plates.detector.detect(image)
+        if detections is None:
+            with self._timed("plate_detect"):
+                detections = self._plates.detector.detect(image)
         view: MainView | None = None
         if main is not None and wants_main(detections):
             with self._timed("main_picture"):

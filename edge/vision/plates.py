@@ -30,6 +30,7 @@ from edge.vision.plate_readers import (
 )
 from edge.vision.protocols import PlateDetector, PlateReader
 from edge.vision.runtime import create_session
+from edge.vision.stacking import can_stack, detect_stacked
 from edge.vision.tiles import TiledPlateDetector
 from edge.vision.types import Box, Image, Plate, PlateDetection, Point
 
@@ -223,6 +224,18 @@ class PlateRecognizer:
             valid=grammar.valid,
             kind=grammar.kind,
         )
+
+    def detect_pair(
+        self, a: Image, b: Image
+    ) -> tuple[list[PlateDetection], list[PlateDetection]] | None:
+        """Two frames' plates from one detector run (``edge.vision.stacking``), or None
+        when stacking would shrink them too much or the detector is tiled."""
+        detector = self.detector
+        if not isinstance(detector, Y5fuPlateDetector):
+            return None
+        if not can_stack(a, b, detector.input_size):
+            return None
+        return detect_stacked(detector.detect, a, b)
 
     def scan(self, image: Image) -> PlateScan:
         plates: list[Plate] = []
