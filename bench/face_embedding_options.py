@@ -130,6 +130,7 @@ OPTIONS = [
     Option("flip", identity, True),
     Option("clahe60", clahe_below(60), False),
     Option("clahe60_c3g2", clahe_below(60, 3.0, 2), False),
+    Option("clahe_all", clahe_below(256), False),
     Option("gamma60", gamma_below(60), False),
     Option("gamma60_t80", gamma_below(60, 80.0), False),
     # the product's stretch (FaceConfig.stretch_dark_below = 60)
