@@ -5,7 +5,8 @@ from ``tests.support.street_score``. Two pipelines are scored on identical frame
 
 - plain: the still-frame recognisers at their defaults, no street feature: plates
   ``PlateConfig()`` (y5fu at 640 on the whole frame + plate_rec_color), faces
-  ``FaceConfig()`` (SCRFD-500M at 128 + 640, quality gate, MobileFaceNet), one frame.
+  ``FaceConfig(stretch_dark_below=0)`` (SCRFD-500M at 128 + 640, quality gate,
+  MobileFaceNet, no dark-face stretch), one frame. It also enrols the watchlist.
 - ours: the product pipeline as a gateway configures it (the ``vision`` section of
   ``--config gateway.yaml``, default ``VisionConfig()``) through ``product_systems``
   below; street features (second pass, votes, fusion) plug in there.
@@ -65,7 +66,9 @@ def plain_systems(
     models: Path, manifest: PackManifest
 ) -> tuple[Systems, FaceAnalyzer, PlateRecognizer]:
     runtime = RuntimeConfig()
-    faces = load_face_analyzer(models, FaceConfig(), runtime, manifest)
+    # the dark-face stretch is a street feature: off here (a no-op on the clean
+    # enrolment photos, which are all far brighter than its limit)
+    faces = load_face_analyzer(models, FaceConfig(stretch_dark_below=0.0), runtime, manifest)
     plates = load_plate_recognizer(models, PlateConfig(), runtime, manifest)
     systems = Systems("plain", StillPlates(plates), StillFaces(faces), MatchConfig().face_threshold)
     return systems, faces, plates

@@ -22,6 +22,7 @@ from edge.config import FaceConfig, RuntimeConfig
 from edge.errors import InputError, ModelPackError
 from edge.modelpack import ModelEntry, PackManifest, VerifiedModel
 from edge.variants import load_for_runtime
+from edge.vision.face_light import lift_dark
 from edge.vision.face_quality import face_quality
 from edge.vision.protocols import FaceDetector, FaceEmbedder
 from edge.vision.regions import detect_in_regions
@@ -152,7 +153,12 @@ def align_face(image: Image, landmarks: Sequence[Point]) -> Image:
 
 
 class OnnxFaceEmbedder:
-    """FaceEmbedder for ArcFace-family ONNX models; preprocessing from the manifest."""
+    """FaceEmbedder for ArcFace-family ONNX models; preprocessing from the manifest.
+
+    Two input options (``FaceConfig``): dark crops are contrast-stretched first
+    (``stretch_dark_below``, see ``face_light``), and ``flip_average`` embeds each crop
+    and its mirror and averages the two unit vectors (twice the network runs).
+    """
 
     def __init__(
         self,
@@ -160,6 +166,9 @@ class OnnxFaceEmbedder:
         entry: ModelEntry,
         dim: int,
         batched: bool,
+        *,
+        stretch_dark_below: float = 0.0,
+        flip_average: bool = False,
     ) -> None:
         self._session = session
         self._entry = entry
@@ -167,6 +176,8 @@ class OnnxFaceEmbedder:
         self._batched = batched
         self._input_name: str = entry.input.name
         self._output_name: str = entry.outputs[0].name
+        self._stretch_dark_below = stretch_dark_below
+        self._flip_average = flip_average
 
     @property
     def model_id(self) -> str:
@@ -183,6 +194,8 @@ class OnnxFaceEmbedder:
                     f"aligned faces must be {ALIGNED_SIZE}x{ALIGNED_SIZE}x3 uint8, "
                     f"got {crop.shape} {crop.dtype}"
                 )
+        if self._stretch_dark_below > 0.0:
+            aligned = [lift_dark(c, self._stretch_dark_below) for c in aligned]
         inp = self._entry.input
         std = np.asarray(inp.std, dtype=np.float32)
         # one C++ pass: colour swap, mean subtraction, scaling and NCHW packing
@@ -198,30 +211,45 @@ class OnnxFaceEmbedder:
             blob *= (std[0] / std).reshape(1, 3, 1, 1)
         return np.ascontiguousarray(blob, dtype=np.float32)
 
+    def _run(self, blob: np.ndarray) -> np.ndarray:
+        """Unit-length network outputs, one row per crop of the blob."""
+        n = blob.shape[0]
+        if self._batched:
+            out = np.asarray(
+                self._session.run([self._output_name], {self._input_name: blob})[0],
+                dtype=np.float32,
+            ).reshape(n, -1)
+        else:
+            # the graph fixes batch 1 (the pack's MobileFaceNet reshapes to [1, -1]);
+            # crops run back to back on the one session, into one output array
+            out = np.empty((n, self._dim), dtype=np.float32)
+            for i in range(n):
+                res = self._session.run([self._output_name], {self._input_name: blob[i : i + 1]})
+                out[i] = res[0].reshape(-1)
+        return unit_rows(out)
+
     def embed(self, aligned: Sequence[Image]) -> list[FaceEmbedding]:
         """One L2-normalised float32 vector per aligned crop, in order."""
         if len(aligned) == 0:
             return []
         blob = self._blob(aligned)
-        if self._batched:
-            out = np.asarray(
-                self._session.run([self._output_name], {self._input_name: blob})[0],
-                dtype=np.float32,
-            ).reshape(len(aligned), -1)
-        else:
-            # the graph fixes batch 1 (the pack's MobileFaceNet reshapes to [1, -1]);
-            # crops run back to back on the one session, into one output array
-            out = np.empty((len(aligned), self._dim), dtype=np.float32)
-            for i in range(len(aligned)):
-                res = self._session.run([self._output_name], {self._input_name: blob[i : i + 1]})
-                out[i] = res[0].reshape(-1)
-        norms = np.linalg.norm(out, axis=1, keepdims=True)
-        out /= np.maximum(norms, 1e-12)
+        out = self._run(blob)
+        if self._flip_average:
+            # NCHW: reversing W mirrors every crop, no second preprocessing pass
+            out = unit_rows(out + self._run(np.ascontiguousarray(blob[:, :, :, ::-1])))
         out.setflags(write=False)
         return [FaceEmbedding(vector=out[i], model_id=self.model_id) for i in range(len(out))]
 
 
-def load_onnx_embedder(model: VerifiedModel, runtime: RuntimeConfig) -> OnnxFaceEmbedder:
+def unit_rows(vectors: np.ndarray) -> np.ndarray:
+    """Each row scaled to unit L2 length (an all-zero row stays zero)."""
+    norms = np.linalg.norm(vectors, axis=1, keepdims=True)
+    return np.asarray(vectors / np.maximum(norms, 1e-12), dtype=np.float32)
+
+
+def load_onnx_embedder(
+    model: VerifiedModel, runtime: RuntimeConfig, config: FaceConfig | None = None
+) -> OnnxFaceEmbedder:
     """Create the session; the embedding size and batch support come from the graph."""
     entry = model.entry
     if entry.role != "face_embedder":
@@ -231,18 +259,32 @@ def load_onnx_embedder(model: VerifiedModel, runtime: RuntimeConfig) -> OnnxFace
             f"model {entry.id!r}: input {entry.input.layout} {entry.input.shape} is not an "
             f"aligned {ALIGNED_SIZE}x{ALIGNED_SIZE} NCHW face"
         )
-    return embedder_from_session(create_session(model, runtime), entry)
+    return embedder_from_session(create_session(model, runtime), entry, config)
 
 
-def embedder_from_session(session: Any, entry: ModelEntry) -> OnnxFaceEmbedder:
-    """Wrap a checked session (quantization calibration wraps it to record its inputs)."""
+def embedder_from_session(
+    session: Any, entry: ModelEntry, config: FaceConfig | None = None
+) -> OnnxFaceEmbedder:
+    """Wrap a checked session (quantization calibration wraps it to record its inputs).
+
+    ``config`` None: the raw network (no dark stretch, no flip), e.g. for calibration.
+    """
     batch_dim = session.get_inputs()[0].shape[0]
     batched = not (isinstance(batch_dim, int) and batch_dim == 1)
     dim = session.get_outputs()[0].shape[-1]
     if not isinstance(dim, int) or dim <= 0:
         probe = np.zeros((1, 3, ALIGNED_SIZE, ALIGNED_SIZE), dtype=np.float32)
         dim = int(session.run(None, {entry.input.name: probe})[0].reshape(-1).shape[0])
-    return OnnxFaceEmbedder(session, entry, int(dim), batched)
+    if config is None:
+        return OnnxFaceEmbedder(session, entry, int(dim), batched)
+    return OnnxFaceEmbedder(
+        session,
+        entry,
+        int(dim),
+        batched,
+        stretch_dark_below=config.stretch_dark_below,
+        flip_average=config.flip_average,
+    )
 
 
 class FaceAnalyzer:
@@ -338,7 +380,7 @@ def load_face_analyzer(
         tile_pass = scrfd.at_sizes([(config.det_size, config.det_size)])
         detector = TiledFaceDetector(scrfd, config.tiles, tile_pass)
     entry = _entry(manifest, config.embedder, "face_embedder")
-    embedder = load_onnx_embedder(load_for_runtime(pack_dir, entry, runtime), runtime)
+    embedder = load_onnx_embedder(load_for_runtime(pack_dir, entry, runtime), runtime, config)
     # first runs allocate onnxruntime's buffers; pay that at start, not on the first face
     detector.detect(np.zeros((config.det_size, config.det_size, 3), dtype=np.uint8))
     embedder.embed([np.zeros((ALIGNED_SIZE, ALIGNED_SIZE, 3), dtype=np.uint8)])
