@@ -71,3 +71,12 @@ def watchlist(tmp_path: Path) -> WatchlistFile:
     wl.open()
     yield wl  # type: ignore[misc]
     wl.close()
+
+
+def enrol_person(faces: FaceAnalyzer, watchlist: WatchlistFile, photo: Path) -> str:
+    """A watchlisted person enrolled from ``photo`` (one face); returns the subject id."""
+    enrol = faces.analyze(read(photo))
+    assert len(enrol) == 1 and enrol[0].embedding is not None
+    sid = watchlist.add_subject("person")
+    watchlist.add_face_template(sid, enrol[0].embedding)
+    return sid

@@ -19,7 +19,7 @@ from edge.vision.plates import PlateRecognizer
 from edge.watchlist.matcher import WatchlistMatcher
 from edge.watchlist.store import WatchlistFile
 
-from .conftest import read, side_by_side
+from .conftest import enrol_person, read, side_by_side
 from .test_pipeline import Fixed, decode, frames
 
 
@@ -32,9 +32,7 @@ def test_evidence_frame_skipped_by_the_plate_detector_is_completed(
 ) -> None:
     wl = WatchlistFile(tmp_path / "wl.db")
     wl.open()
-    enrol = face_analyzer.analyze(read(person_photos[0]))
-    sid = wl.add_subject("person")
-    wl.add_face_template(sid, enrol[0].embedding)  # type: ignore[arg-type]
+    sid = enrol_person(face_analyzer, wl, person_photos[0])
     outbox = Outbox(tmp_path / "outbox.db", OutboxConfig())
     outbox.open()
     # the plate detector may run only once a second: frame 1 (0.2 s later) is skipped

@@ -20,7 +20,7 @@ from edge.vision.plates import PlateRecognizer
 from edge.vision.types import Image
 from edge.watchlist.store import WatchlistFile
 
-from .conftest import read
+from .conftest import enrol_person, read
 from .test_pipeline import decode, make_pipeline
 
 #: recognise_on_main is off by default (it costs a main-stream decode)
@@ -70,10 +70,7 @@ def test_face_too_small_on_the_sub_stream_is_recognised_from_the_main_stream(
     watchlist: WatchlistFile,
     person_photos: list[Path],
 ) -> None:
-    enrol = face_analyzer.analyze(read(person_photos[0]))
-    assert len(enrol) == 1 and enrol[0].embedding is not None
-    sid = watchlist.add_subject("person")
-    watchlist.add_face_template(sid, enrol[0].embedding)
+    sid = enrol_person(face_analyzer, watchlist, person_photos[0])
     probe = read(person_photos[1])
     face = face_analyzer.detect(probe)[0].box
     main = _street(probe, 100.0, face.width)

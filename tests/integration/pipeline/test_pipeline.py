@@ -24,7 +24,7 @@ from edge.watchlist.store import WatchlistFile
 from edge.wire.mapping import event_from_proto
 from edge.wire.v1 import events_pb2
 
-from .conftest import read, side_by_side
+from .conftest import enrol_person, read, side_by_side
 
 
 class Fixed:
@@ -122,10 +122,7 @@ def test_face_match_keeps_only_the_match_sharp(
     eval_dir: Path,
     person_photos: list[Path],
 ) -> None:
-    enrol = face_analyzer.analyze(read(person_photos[0]))
-    assert len(enrol) == 1 and enrol[0].embedding is not None
-    sid = watchlist.add_subject("person")
-    watchlist.add_face_template(sid, enrol[0].embedding)
+    sid = enrol_person(face_analyzer, watchlist, person_photos[0])
     pipeline, outbox, _ = make_pipeline(tmp_path, face_analyzer, plate_recognizer, watchlist)
     group = read(eval_dir / "privacy/group_insightface_t1.jpg")
     scene = side_by_side(read(person_photos[1]), group)
@@ -212,10 +209,7 @@ def test_sub_stream_match_gives_main_stream_evidence_with_every_other_face_destr
     eval_dir: Path,
     person_photos: list[Path],
 ) -> None:
-    enrol = face_analyzer.analyze(read(person_photos[0]))
-    assert len(enrol) == 1 and enrol[0].embedding is not None
-    sid = watchlist.add_subject("person")
-    watchlist.add_face_template(sid, enrol[0].embedding)
+    enrol_person(face_analyzer, watchlist, person_photos[0])
     pipeline, outbox, _ = make_pipeline(tmp_path, face_analyzer, plate_recognizer, watchlist)
     group = read(eval_dir / "privacy/group_insightface_t1.jpg")
     scene = side_by_side(read(person_photos[1]), group)

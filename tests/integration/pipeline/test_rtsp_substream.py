@@ -28,7 +28,7 @@ from edge.wire.mapping import event_from_proto
 from edge.wire.v1 import events_pb2
 from tests.support.rtsp import RtspServer, encode_clip, missing_tools
 
-from .conftest import read, side_by_side
+from .conftest import enrol_person, read, side_by_side
 
 
 class Fixed:
@@ -60,10 +60,7 @@ def test_sub_stream_camera_over_rtsp_stores_main_stream_evidence(
 
     wl = WatchlistFile(tmp_path / "watchlist.db")
     wl.open()
-    enrol = face_analyzer.analyze(read(person_photos[0]))
-    assert enrol[0].embedding is not None
-    sid = wl.add_subject("person")
-    wl.add_face_template(sid, enrol[0].embedding)
+    sid = enrol_person(face_analyzer, wl, person_photos[0])
     outbox = Outbox(tmp_path / "outbox.db", OutboxConfig())
     outbox.open()
     camera = CameraConfig(id="cam-1", source="rtsp://x/main", detect_source="rtsp://x/sub")
