@@ -44,37 +44,38 @@ PLATE_EVERY = 4
 FACE_EVERY = 3
 THRESHOLD = MatchConfig().face_threshold
 
-#: exact-read floors per condition (measured on this subset minus ~2 scenes)
+#: exact-read floors per condition (measured on this subset minus ~2 scenes; re-measured
+#: at dc809c5, when targets were moved 8 % away from the frame edges: every scene moved)
 PLATE_FLOORS = {
     "clean": 0.90,  # measured 30/31
-    "night": 0.83,  # 28/31
-    "motion_blur": 0.29,  # 11/31
-    "distance": 0.70,  # 24/31
-    "tilt": 0.83,  # 28/31
+    "night": 0.74,  # 25/31
+    "motion_blur": 0.35,  # 13/31
+    "distance": 0.74,  # 25/31
+    "tilt": 0.90,  # 30/31
     "jpeg": 0.90,  # 30/31
-    "h264": 0.87,  # 29/31
-    "rain": 0.90,  # 30/31
+    "h264": 0.90,  # 30/31
+    "rain": 0.93,  # 31/31
 }
 #: rank-1 floors per condition (measured on this subset minus ~2 probes)
 FACE_FLOORS = {
     "clean": 0.88,  # measured 17/17
-    "night": 0.70,  # 14/17 with the dark-face stretch (11/17 without)
+    "night": 0.70,  # 14/17 with the dark-face stretch
     "motion_blur": 0.88,  # 17/17
-    "distance": 0.76,  # 15/17
-    "tilt": 0.76,  # 15/17
+    "distance": 0.70,  # 14/17
+    "tilt": 0.88,  # 17/17
     "jpeg": 0.88,  # 17/17
     "h264": 0.88,  # 17/17
     "rain": 0.88,  # 17/17
 }
 #: rank-1 *and* at the shipped threshold (an alarm is raised), minus ~2 probes
 FACE_HIT_FLOORS = {
-    "clean": 0.82,  # measured 16/17
-    "night": 0.17,  # 5/17 with the dark-face stretch (4/17 without)
-    "motion_blur": 0.58,  # 12/17
-    "distance": 0.47,  # 10/17
-    "tilt": 0.70,  # 14/17
-    "jpeg": 0.52,  # 11/17
-    "h264": 0.52,  # 11/17
+    "clean": 0.76,  # measured 15/17
+    "night": 0.17,  # 5/17 with the dark-face stretch
+    "motion_blur": 0.52,  # 11/17
+    "distance": 0.52,  # 11/17
+    "tilt": 0.88,  # 17/17
+    "jpeg": 0.58,  # 12/17
+    "h264": 0.47,  # 10/17
     "rain": 0.76,  # 15/17
 }
 
