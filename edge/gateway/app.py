@@ -249,8 +249,9 @@ class Gateway:
                     return
                 continue
             # another camera's frame, if one waits: small pictures share a plate
-            # detector run (edge/vision/stacking.py)
-            partner = self._scheduler.take(timeout_s=0) if self._plates is not None else None
+            # detector run (edge/vision/stacking.py); large ones would only wait
+            pairs = self._plates is not None and self._plates.pairs(taken.frame.image)
+            partner = self._scheduler.take(timeout_s=0) if pairs else None
             if partner is None:
                 self._run_one(taken)
             else:

@@ -225,6 +225,13 @@ class PlateRecognizer:
             kind=grammar.kind,
         )
 
+    def pairs(self, image: Image) -> bool:
+        """Whether a frame of this size could share a detector run with another."""
+        detector = self.detector
+        return isinstance(detector, Y5fuPlateDetector) and can_stack(
+            image, image, detector.input_size
+        )
+
     def detect_pair(
         self, a: Image, b: Image
     ) -> tuple[list[PlateDetection], list[PlateDetection]] | None:

@@ -51,6 +51,7 @@ def test_paired_plate_detection_matches_like_single_frames(
     assert pair is not None
     big = cv2.resize(a, (1920, 1080))
     assert plate_recognizer.detect_pair(big, big) is None  # 1080p: alone, not shrunk
+    assert plate_recognizer.pairs(a) and not plate_recognizer.pairs(big)
 
     texts: dict[str, list[str]] = {}
     for mode in ("alone", "paired"):
