@@ -7,30 +7,26 @@ import logging
 import os
 import threading
 import time
-from collections.abc import Sequence
-from dataclasses import dataclass, field
 from pathlib import Path
 
 from edge import __version__
-from edge.errors import OutboxFullError
 from edge.evidence.signing import load_private_key
+from edge.gateway.analysis import Analysts, CameraSlot
 from edge.gateway.config import CameraConfig, GatewayConfig
 from edge.gateway.evidence import EvidenceBuilder
 from edge.gateway.local_watchlist import LocalWatchlist
 from edge.gateway.metrics import GatewayMetrics
 from edge.gateway.outbox import Outbox, outbox_path
-from edge.gateway.pipeline import CameraPipeline, Look
+from edge.gateway.pipeline import CameraPipeline
 from edge.gateway.sampler import RateSampler
 from edge.gateway.scheduler import (
     InferenceScheduler,
     LaneStats,
-    Taken,
     runtime_for_workers,
     start_sources,
     worker_count,
 )
 from edge.gateway.sources import Frame, FrameSource, now_us, open_source, parse_uri
-from edge.gateway.stages import timed
 from edge.gateway.uplink import Uplink
 from edge.gateway.viid_source import ViidReceiver
 from edge.health import CameraHealth, GatewayHealth
@@ -41,21 +37,8 @@ from edge.vision.plate_readers import READER_MODEL_IDS
 from edge.vision.plates import DETECTOR_MODEL_IDS as PLATE_DETECTOR_IDS
 from edge.vision.plates import PlateRecognizer, load_plate_recognizer
 from edge.vision.scene_privacy import PrivacySweep, load_privacy_sweep
-from edge.vision.types import PlateDetection
 
 log = logging.getLogger(__name__)
-
-
-@dataclass
-class _Camera:
-    config: CameraConfig
-    source: FrameSource
-    pipeline: CameraPipeline
-    sampler: RateSampler
-    errors: int = 0
-    last_error: str = ""
-    reader: threading.Thread | None = None
-    done: threading.Event = field(default_factory=threading.Event)
 
 
 class Gateway:
@@ -63,7 +46,7 @@ class Gateway:
         self._config = config
         self._models_dir = models_dir
         self._stopping = threading.Event()
-        self._cameras: dict[str, _Camera] = {}
+        self._cameras: dict[str, CameraSlot] = {}
         self._scheduler = InferenceScheduler(config.scheduler, on_drop=self._dropped)
         self._workers: list[threading.Thread] = []
         self.metrics = GatewayMetrics(config.metrics, self._camera_health, self.events_total)
@@ -111,8 +94,18 @@ class Gateway:
             self.viid = ViidReceiver(cfg.viid, cfg.vision.images)
         for cam in cfg.cameras:
             self._add_camera(cam, builder)
+        analysts = Analysts(
+            self._scheduler,
+            self._cameras,
+            self._plates,
+            self.metrics,
+            self._outbox,
+            self._uplink,
+            cfg.outbox.when_full,
+            self._stopping,
+        )
         for n in range(self._worker_count()):
-            worker = threading.Thread(target=self._work, name=f"recognition-{n}", daemon=True)
+            worker = threading.Thread(target=analysts.work, name=f"recognition-{n}", daemon=True)
             worker.start()
             self._workers.append(worker)
         if once:
@@ -214,12 +207,12 @@ class Gateway:
             stills=stills,
         )
         fps = None if stills else cam.fps
-        self._cameras[cam.id] = _Camera(cam, source, pipeline, RateSampler(fps))
+        self._cameras[cam.id] = CameraSlot(cam, source, pipeline, RateSampler(fps))
         self._scheduler.add_camera(cam.id)
 
     # -- threads -----------------------------------------------------------------
 
-    def _read(self, cam: _Camera) -> None:
+    def _read(self, cam: CameraSlot) -> None:
         """Capture thread: sample, then offer frames to the scheduler."""
         src = cam.source
         while not self._stopping.is_set():
@@ -240,93 +233,6 @@ class Gateway:
         cam = self._cameras.get(frame.camera_id)
         if cam is not None:
             cam.source.ack(frame)
-
-    def _work(self) -> None:
-        while True:
-            taken = self._scheduler.take(timeout_s=0.5)
-            if taken is None:
-                if self._stopping.is_set():
-                    return
-                continue
-            # another camera's frame, if one waits: small pictures share a plate
-            # detector run (edge/vision/stacking.py); large ones would only wait
-            pairs = self._plates is not None and self._plates.pairs(taken.frame.image)
-            partner = self._scheduler.take(timeout_s=0) if pairs else None
-            if partner is None:
-                self._run_one(taken)
-            else:
-                self._run_pair(taken, partner)
-
-    def _run_pair(self, a: Taken, b: Taken) -> None:
-        assert self._plates is not None
-        pa = self._cameras[a.frame.camera_id].pipeline
-        pb = self._cameras[b.frame.camera_id].pipeline
-        try:
-            la, lb = pa.look(a.frame), pb.look(b.frame)
-        except Exception:  # analysed again, alone, where the error is handled
-            self._run_one(a)
-            self._run_one(b)
-            return
-        pair = None
-        if {"plates"} <= la.due & lb.due and pa.reads_plates and pb.reads_plates:
-            with timed(self.metrics, "plate_detect_pair"):
-                pair = self._plates.detect_pair(la.image, lb.image)
-        self._run_one(a, la, pair[0] if pair else None)
-        self._run_one(b, lb, pair[1] if pair else None)
-
-    def _run_one(
-        self,
-        taken: Taken,
-        look: Look | None = None,
-        plates: Sequence[PlateDetection] | None = None,
-    ) -> None:
-        cam = self._cameras[taken.frame.camera_id]
-        self.metrics.frame_age(cam.config.id, taken.age_s)
-        stats = cam.pipeline.stats
-        scans = stats.face_scans + stats.plate_scans
-        try:
-            self._analyse(taken.frame, look, plates)
-        finally:
-            # a detector ran: something moved (or a keyframe) - this camera goes first
-            moved = stats.face_scans + stats.plate_scans > scans
-            self._scheduler.done(cam.config.id, moving=moved)
-
-    def _already_evidence(self, frame: Frame) -> bool:
-        """A recorded input re-read after a crash: skip what already became evidence."""
-        if frame.resume_key is None or self._outbox is None:
-            return False
-        done = self._outbox.resume_position(frame.resume_key)
-        return done is not None and frame.position <= done
-
-    def _analyse(
-        self,
-        frame: Frame,
-        look: Look | None = None,
-        plates: Sequence[PlateDetection] | None = None,
-    ) -> None:
-        cam = self._cameras[frame.camera_id]
-        if self._already_evidence(frame):
-            cam.source.ack(frame)
-            return
-        while True:
-            try:
-                cam.pipeline.process(frame, look, plates)
-                break
-            except OutboxFullError as e:
-                cam.last_error = "outbox full"
-                if self._config.outbox.when_full != "block" or self._stopping.is_set():
-                    break  # refuse_new: the outbox already logged it loudly and counted it
-                log.error("analysis stalled: outbox full", extra={"camera_id": cam.config.id})
-                self._stopping.wait(1.0)
-                del e
-            except Exception as e:  # one bad frame must not stop a 24/7 gateway
-                cam.errors += 1
-                cam.last_error = type(e).__name__
-                log.exception("frame analysis failed", extra={"camera_id": cam.config.id})
-                break
-        cam.source.ack(frame)
-        if self._uplink is not None:
-            self._uplink.notify()
 
     # -- --once ------------------------------------------------------------------
 
@@ -367,7 +273,7 @@ class Gateway:
         )
 
 
-def _camera_health(c: _Camera, lane: LaneStats | None) -> CameraHealth:
+def _camera_health(c: CameraSlot, lane: LaneStats | None) -> CameraHealth:
     s = c.source.stats()
     drops = dict(lane.dropped) if lane else {}
     if s.overruns:
